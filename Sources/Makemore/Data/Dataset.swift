@@ -1,0 +1,70 @@
+/// Examples for next-character prediction: each row of `contexts` holds the indices of the
+/// `blockSize` previous characters (`.`-padded at the start of a word), and `targets` the
+/// index of the character that follows.
+public struct Dataset: Sendable {
+    public let blockSize: Int
+    /// `(count, blockSize)`, row-major.
+    public let contexts: [Int32]
+    /// `(count)`.
+    public let targets: [Int32]
+
+    public var count: Int { targets.count }
+
+    /// The lecture's `build_dataset`: each word plus the terminator gives one example per character.
+    public init(words: [String], vocabulary: Vocabulary, blockSize: Int) throws {
+        precondition(blockSize >= 1)
+        var contexts: [Int32] = []
+        var targets: [Int32] = []
+        for word in words {
+            var context = [Int32](repeating: 0, count: blockSize)
+            for index in try vocabulary.encode(word) + [0] {
+                contexts += context
+                targets.append(index)
+                context.removeFirst()
+                context.append(index)
+            }
+        }
+        self.blockSize = blockSize
+        self.contexts = contexts
+        self.targets = targets
+    }
+}
+
+/// The lecture's three splits: the words shuffled as Python's `random.seed(42);
+/// random.shuffle(words)` does, then cut at `int(0.8 n)` and `int(0.9 n)`.
+public struct Splits: Sendable {
+    public let vocabulary: Vocabulary
+    /// The words in shuffled order.
+    public let shuffledWords: [String]
+    public let train: Dataset
+    public let dev: Dataset
+    public let test: Dataset
+
+    public static let shuffleSeed: UInt64 = 42
+
+    /// Splits `words` with a vocabulary built from them.
+    public init(words: WordList, blockSize: Int) throws {
+        try self.init(words: words, blockSize: blockSize, vocabulary: Vocabulary(words: words.words))
+    }
+
+    /// Splits `words` with a given vocabulary (a checkpoint's); a character it lacks is an error.
+    public init(words: WordList, blockSize: Int, vocabulary: Vocabulary) throws {
+        var shuffled = words.words
+        var random = PythonRandom(seed: Splits.shuffleSeed)
+        random.shuffle(&shuffled)
+        let n1 = Int(0.8 * Double(shuffled.count))
+        let n2 = Int(0.9 * Double(shuffled.count))
+        do {
+            self.train = try Dataset(words: Array(shuffled[..<n1]), vocabulary: vocabulary, blockSize: blockSize)
+            self.dev = try Dataset(words: Array(shuffled[n1..<n2]), vocabulary: vocabulary, blockSize: blockSize)
+            self.test = try Dataset(words: Array(shuffled[n2...]), vocabulary: vocabulary, blockSize: blockSize)
+        } catch let error as MakemoreError {
+            throw MakemoreError("\(words.source): \(error.message)")
+        }
+        self.vocabulary = vocabulary
+        self.shuffledWords = shuffled
+    }
+
+    /// `train / dev / test` example counts, as printed with the configuration.
+    public var sizeSummary: String { "\(train.count) / \(dev.count) / \(test.count)" }
+}

@@ -1,0 +1,46 @@
+/// Softmax cross-entropy, fused: the mean negative log-likelihood of the targets under
+/// `softmax(logits)`, and its gradient in one expression.
+///
+/// The step-by-step chain it replaces (`logit_maxes`, `norm_logits`, `counts`, ...) is in
+/// `StepByStep`; the gradient check holds the two equal.
+public enum CrossEntropy {
+    /// Writes `probs = softmax(logits)` row by row and returns the mean of `-log probs[i][targets[i]]`.
+    ///
+    /// The row maximum is subtracted before `exp` so that it cannot overflow; the loss of a row
+    /// is `log Σ exp(z - max) - (z[target] - max)`, which stays finite when a probability
+    /// underflows to zero.
+    public static func forward<T: Scalar>(
+        logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>
+    ) -> T {
+        let n = logits.rows, v = logits.columns
+        var total: T = 0
+        for i in 0..<n {
+            let z = logits.pointer + i * v, p = probs.pointer + i * v
+            var maximum = z[0]
+            for j in 1..<v where z[j] > maximum { maximum = z[j] }
+            var sum: T = 0
+            for j in 0..<v {
+                let e = T.exp(z[j] - maximum)
+                p[j] = e
+                sum += e
+            }
+            let inverse = 1 / sum
+            for j in 0..<v { p[j] *= inverse }
+            total += T.log(sum) - (z[Int(targets[i])] - maximum)
+        }
+        return total / T(n)
+    }
+
+    /// `dlogits = (probs - onehot(targets)) / n`.
+    public static func backward<T: Scalar>(
+        probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>
+    ) {
+        let n = probs.rows, v = probs.columns
+        let scale = 1 / T(n)
+        for i in 0..<n {
+            let p = probs.pointer + i * v, d = dLogits.pointer + i * v
+            for j in 0..<v { d[j] = p[j] * scale }
+            d[Int(targets[i])] -= scale
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// The embedding table `C`: each context of `blockSize` character indices becomes the
+/// concatenation of their rows of `C`.
+public struct Embedding<T: Scalar> {
+    /// `(vocabularySize, embeddingSize)`.
+    public let table: Tensor<T>
+    public let dTable: Tensor<T>
+
+    public init(table: Tensor<T>, dTable: Tensor<T>) {
+        self.table = table
+        self.dTable = dTable
+    }
+
+    public var embeddingSize: Int { table.columns }
+
+    /// `embcat = C[contexts].view(n, blockSize * embeddingSize)`.
+    ///
+    /// - Parameters:
+    ///   - contexts: `(n, blockSize)` character indices.
+    ///   - out: `(n, blockSize * embeddingSize)`.
+    public func forward(contexts: UnsafePointer<Int32>, blockSize: Int, into out: Tensor<T>) {
+        let e = embeddingSize
+        for position in 0..<out.rows * blockSize {
+            (out.pointer + position * e).update(from: table.pointer + Int(contexts[position]) * e, count: e)
+        }
+    }
+
+    /// `dC[contexts[i][j]] += dembcat[i][j*e ..< (j+1)*e]`: each row of the batch's embeddings
+    /// adds its gradient into the row of `C` it came from, repeats included (a scatter-add).
+    public func backward(contexts: UnsafePointer<Int32>, blockSize: Int, dOut: Tensor<T>) {
+        let e = embeddingSize
+        for position in 0..<dOut.rows * blockSize {
+            let dRow = dTable.pointer + Int(contexts[position]) * e
+            let dIn = dOut.pointer + position * e
+            for j in 0..<e { dRow[j] += dIn[j] }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/// Contiguous, row-major storage of `Scalar`s that a `Tensor` views.
+///
+/// One allocation, freed with the last view. Parameters of a model live in one of these,
+/// with a named `Tensor` view per parameter (see `ParameterTable`).
+public final class TensorStorage<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    public let count: Int
+
+    public init(count: Int, repeating value: T) {
+        base = .allocate(capacity: Swift.max(count, 1))
+        base.initialize(repeating: value, count: Swift.max(count, 1))
+        self.count = count
+    }
+
+    deinit {
+        base.deinitialize(count: Swift.max(count, 1))
+        base.deallocate()
+    }
+}
+
+/// A row-major view of `shape` over a `TensorStorage`.
+///
+/// A tensor has reference semantics, like a PyTorch tensor: copies of it share elements, and
+/// writing through one is seen through the others. `copy()` makes an independent tensor.
+/// Kernels work on `pointer` directly.
+public struct Tensor<T: Scalar>: @unchecked Sendable {
+    public let shape: [Int]
+    public let count: Int
+    public let storage: TensorStorage<T>
+    public let offset: Int
+
+    /// A new tensor of `shape`, every element `value`.
+    public init(shape: [Int], repeating value: T = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, storage: TensorStorage(count: count, repeating: value), offset: 0)
+    }
+
+    /// A new tensor of `shape` holding `values` in row-major order.
+    public init(shape: [Int], values: [T]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// A view of `shape` on `storage`, starting at element `offset`.
+    public init(shape: [Int], storage: TensorStorage<T>, offset: Int) {
+        let count = shape.reduce(1, *)
+        precondition(offset >= 0 && offset + count <= storage.count, "view \(shape) at \(offset) outside storage of \(storage.count)")
+        self.shape = shape
+        self.count = count
+        self.storage = storage
+        self.offset = offset
+    }
+
+    @inlinable public var pointer: UnsafeMutablePointer<T> { storage.base + offset }
+
+    /// Number of rows of a matrix; a vector `[m]` counts as one row.
+    @inlinable public var rows: Int { shape.count >= 2 ? count / shape[shape.count - 1] : 1 }
+    /// Number of columns: the last dimension.
+    @inlinable public var columns: Int { shape.last ?? 1 }
+
+    @inlinable public subscript(index: Int) -> T {
+        get { pointer[index] }
+        nonmutating set { pointer[index] = newValue }
+    }
+
+    @inlinable public subscript(row: Int, column: Int) -> T {
+        get { pointer[row * columns + column] }
+        nonmutating set { pointer[row * columns + column] = newValue }
+    }
+
+    /// The elements in row-major order.
+    public var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// An independent tensor with the same shape and elements.
+    public func copy() -> Tensor {
+        let result = Tensor(shape: shape)
+        result.pointer.update(from: pointer, count: count)
+        return result
+    }
+
+    /// A view of the same elements with another shape of the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count, "cannot view \(shape) as \(newShape)")
+        return Tensor(shape: newShape, storage: storage, offset: offset)
+    }
+
+    /// The same elements in another scalar type.
+    public func converted<U: Scalar>(to: U.Type = U.self) -> Tensor<U> {
+        let result = Tensor<U>(shape: shape)
+        for i in 0..<count { result.pointer[i] = U(pointer[i]) }
+        return result
+    }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: T) {
+        pointer.update(repeating: value, count: count)
+    }
+
+    /// Copies the elements of `other`, which has the same element count.
+    public func assign(_ other: Tensor) {
+        precondition(other.count == count, "assigning \(other.shape) to \(shape)")
+        pointer.update(from: other.pointer, count: count)
+    }
+}
+
+extension Tensor {
+    /// The largest absolute difference between two tensors of the same element count.
+    public func maxAbsDifference(_ other: Tensor) -> T {
+        precondition(other.count == count, "comparing \(shape) with \(other.shape)")
+        var result: T = 0
+        for i in 0..<count { result = Swift.max(result, Swift.abs(pointer[i] - other.pointer[i])) }
+        return result
+    }
+
+    /// The largest absolute element.
+    public var maxAbs: T {
+        var result: T = 0
+        for i in 0..<count { result = Swift.max(result, Swift.abs(pointer[i])) }
+        return result
+    }
+}

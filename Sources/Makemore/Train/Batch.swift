@@ -1,0 +1,37 @@
+/// A minibatch: `count` examples drawn uniformly, with replacement, from a data set, as the
+/// lecture's `torch.randint(0, Xtr.shape[0], (batch_size,))` does.
+public struct Batch: Sendable {
+    /// `(count, blockSize)` character indices.
+    public var contexts: [Int32]
+    /// `[count]` target indices.
+    public var targets: [Int32]
+
+    public var count: Int { targets.count }
+
+    public init(count: Int, blockSize: Int) {
+        contexts = [Int32](repeating: 0, count: count * blockSize)
+        targets = [Int32](repeating: 0, count: count)
+    }
+
+    /// A batch of `count` examples drawn from `dataset`.
+    public init(drawingFrom dataset: Dataset, count: Int, using generator: inout SeededGenerator) {
+        self.init(count: count, blockSize: dataset.blockSize)
+        refill(from: dataset, using: &generator)
+    }
+
+    /// Draws a new batch of the same size into the same storage (no allocation).
+    public mutating func refill(from dataset: Dataset, using generator: inout SeededGenerator) {
+        let b = dataset.blockSize
+        contexts.withUnsafeMutableBufferPointer { contexts in
+            targets.withUnsafeMutableBufferPointer { targets in
+                dataset.contexts.withUnsafeBufferPointer { allContexts in
+                    for i in 0..<targets.count {
+                        let example = generator.nextIndex(below: dataset.count)
+                        targets[i] = dataset.targets[example]
+                        for j in 0..<b { contexts[i * b + j] = allContexts[example * b + j] }
+                    }
+                }
+            }
+        }
+    }
+}

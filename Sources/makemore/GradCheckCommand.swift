@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Makemore
+
+struct GradCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
+        abstract: "Check every hand-written gradient of one batch against finite differences.",
+        discussion: """
+            Runs the step-by-step forward on one batch of the training split, the hand-written \
+            backward through every intermediate, and the fused backward; prints one row per tensor \
+            with the largest difference from central finite differences of the same forward in \
+            Double, and the fused-vs-step-by-step rows. Exits 1 if any row fails.
+            """
+    )
+
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @Option(help: "Examples in the batch (at least 2, for batch-norm's variance).")
+    var batch = 32
+    @Option(help: "Seed of the initial values and of the batch.")
+    var seed: UInt64 = 2_147_483_647
+
+    func validate() throws {
+        if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+    }
+
+    func run() throws {
+        let words = try data.load()
+        let splits = try Splits(words: words, blockSize: model.block)
+        let config = try model.config(vocabularySize: splits.vocabulary.count)
+        printConfiguration("makemore gradcheck", [
+            ("data", data.describe(words)),
+            ("split", describe(splits)),
+            ("model", describe(config)),
+            ("batch", "\(batch) examples from the training split, seed \(seed)"),
+        ])
+
+        var generator = SeededGenerator(seed: seed)
+        let parameters = ParameterTable<Double>.initialized(config, generator: &generator)
+        let batch = Batch(drawingFrom: splits.train, count: self.batch, using: &generator)
+        let pass = try StepByStep(parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
+        let check = GradientCheck()
+        let start = Date()
+        let rows = check.run(pass)
+        let seconds = Date().timeIntervalSince(start)
+
+        print("loss \(pass.loss)")
+        print("reference: five-point central differences of the same forward in Double, step from \(check.step) * max(|x|, 0.01), halved until two estimates agree to \(check.agreement)")
+        print("a row passes when maxdiff <= \(check.relativeTolerance) * max(1, max|reference|)")
+        print()
+        let nameWidth = max(16, rows.map(\.name.count).max() ?? 0)
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        print("\(pad("tensor", nameWidth))  \(pad("shape", 12))  \(pad("maxdiff", 9))  \(pad("max|ref|", 9))  result")
+        var section = GradientCheckRow.Reference.finiteDifferences
+        for row in rows {
+            if row.reference != section {
+                section = row.reference
+                print("-- \(section.rawValue)")
+            }
+            let shape = "[" + row.shape.map(String.init).joined(separator: ", ") + "]"
+            print(
+                "\(pad(row.name, nameWidth))  \(pad(shape, 12))  \(pad(scientific(row.maxDifference), 9))  "
+                    + "\(pad(scientific(row.scale), 9))  \(row.passed ? "ok" : "FAIL")")
+        }
+        let failed = rows.filter { !$0.passed }
+        let worst = rows.max { $0.maxDifference / $0.tolerance < $1.maxDifference / $1.tolerance }!
+        print()
+        print(
+            "\(rows.count) rows in \(String(format: "%.1f", seconds)) s; closest to its tolerance: \(worst.name) "
+                + "(maxdiff \(scientific(worst.maxDifference)) of \(scientific(worst.tolerance)))")
+        if failed.isEmpty {
+            print("gradcheck: all \(rows.count) rows passed")
+        } else {
+            print("gradcheck: \(failed.count) of \(rows.count) rows FAILED: \(failed.map(\.name).joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+    }
+}
+
+func scientific(_ x: Double) -> String { String(format: "%.2e", x) }
