@@ -24,8 +24,8 @@ public struct WordList: Sendable, Equatable {
     /// Parses `text`: one word per line, trimmed, empty lines skipped.
     public init(text: String, source: String = "words") throws {
         var words: [String] = []
-        // Split on "\n" only, then trim, so that line numbers in messages are the file's own.
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift, and a line break like "\n".
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let word = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if word.isEmpty { continue }
             if word.unicodeScalars.contains(Vocabulary.terminator) {

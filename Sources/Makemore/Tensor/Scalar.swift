@@ -5,7 +5,7 @@ import Foundation
 ///
 /// The elementary functions are spelled out per type so that generic code calls the C library's
 /// `expf`/`exp` directly rather than going through a slower generic path.
-public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, CustomStringConvertible
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, CustomStringConvertible
 where Self.RawSignificand: FixedWidthInteger {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self

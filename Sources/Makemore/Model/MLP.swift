@@ -1,0 +1,214 @@
+/// The model for training and use: the layers over one `ParameterTable`, run with the fused
+/// backward, reusing its activation buffers from step to step.
+///
+///     embcat  = C[contexts]                         (n, block·embed)
+///     for each block i:
+///       hprebn  = x @ W{i} + b{i}                   (n, hidden)
+///       hpreact = BatchNorm1d(hprebn)
+///       h{i}    = tanh(hpreact)
+///     logits  = h{L} @ W{L+1} + b{L+1}              (n, vocab)
+///     loss    = cross_entropy(logits, targets)
+public final class MLP<T: Scalar> {
+    public let config: ModelConfig
+    public let parameters: ParameterTable<T>
+    public let embedding: Embedding<T>
+    public let blocks: [HiddenBlock<T>]
+    public let output: Linear<T>
+    private var workspace: Workspace<T>?
+
+    /// One Linear -> BatchNorm1d -> Tanh block.
+    public struct HiddenBlock<U: Scalar> {
+        public let linear: Linear<U>
+        public let batchNorm: BatchNorm1d<U>
+    }
+
+    public init(config: ModelConfig, parameters: ParameterTable<T>) {
+        precondition(parameters.names == config.parameterSpecs.map(\.name), "parameters do not match the configuration")
+        self.config = config
+        self.parameters = parameters
+        let p = parameters
+        embedding = Embedding(table: p["C"], dTable: p.gradient("C"))
+        blocks = (1...config.hiddenLayers).map { i in
+            HiddenBlock(
+                linear: Linear(weight: p["W\(i)"], bias: p["b\(i)"], dWeight: p.gradient("W\(i)"), dBias: p.gradient("b\(i)")),
+                batchNorm: BatchNorm1d(
+                    gain: p["bngain\(i)"], bias: p["bnbias\(i)"], runningMean: p["bnmean\(i)"],
+                    runningVariance: p["bnvar\(i)"], dGain: p.gradient("bngain\(i)"), dBias: p.gradient("bnbias\(i)"),
+                    epsilon: T(config.epsilon), momentum: T(config.momentum)))
+        }
+        let L = config.hiddenLayers + 1
+        output = Linear(weight: p["W\(L)"], bias: p["b\(L)"], dWeight: p.gradient("W\(L)"), dBias: p.gradient("b\(L)"))
+    }
+
+    /// A model with the lecture's initial values drawn from `generator`.
+    public convenience init(config: ModelConfig, generator: inout SeededGenerator) {
+        self.init(config: config, parameters: .initialized(config, generator: &generator))
+    }
+
+    private func workspace(rows: Int) -> Workspace<T> {
+        if let workspace, workspace.rows == rows { return workspace }
+        let created = Workspace<T>(config: config, rows: rows)
+        workspace = created
+        return created
+    }
+
+    // MARK: Training
+
+    /// One forward in training mode (batch statistics; running statistics updated) and the fused
+    /// backward. Gradients are zeroed first and hold this batch's afterwards. Returns the loss.
+    @discardableResult
+    public func forwardBackward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
+        precondition(n >= 2, "batch-norm training needs at least two examples")
+        let w = workspace(rows: n)
+        // Forward, keeping what the backward needs: each block's input, xhat, 1/std and output.
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
+        var x = w.embcat
+        for (block, b) in zip(blocks, w.blocks) {
+            block.linear.forward(x, into: b.hprebn)
+            block.batchNorm.forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
+            Tanh.forward(b.hpreact, into: b.h)
+            x = b.h
+        }
+        output.forward(x, into: w.logits)
+        let loss = CrossEntropy.forward(logits: w.logits, targets: targets, probs: w.probs)
+
+        // Backward, in reverse.
+        parameters.zeroGradients()
+        CrossEntropy.backward(probs: w.probs, targets: targets, dLogits: w.dLogits)
+        output.backward(x: x, dOut: w.dLogits, dX: w.blocks.last!.dH)
+        for index in blocks.indices.reversed() {
+            let block = blocks[index], b = w.blocks[index]
+            Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
+            block.batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, sums: b.sums)
+            let input = index > 0 ? w.blocks[index - 1].h : w.embcat
+            let dInput = index > 0 ? w.blocks[index - 1].dH : w.dEmbcat
+            block.linear.backward(x: input, dOut: b.dPrebn, dX: dInput)
+        }
+        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: w.dEmbcat)
+        return loss
+    }
+
+    /// `forwardBackward` on a `Batch`.
+    @discardableResult
+    public func forwardBackward(_ batch: Batch) -> T {
+        batch.contexts.withUnsafeBufferPointer { contexts in
+            batch.targets.withUnsafeBufferPointer { targets in
+                forwardBackward(contexts: contexts.baseAddress!, targets: targets.baseAddress!, count: batch.count)
+            }
+        }
+    }
+
+    // MARK: Evaluation
+
+    /// The logits of `n` contexts with batch-norm in evaluation mode (running statistics),
+    /// written into the returned view, which is valid until the next call.
+    public func logits(contexts: UnsafePointer<Int32>, count n: Int) -> Tensor<T> {
+        let w = workspace(rows: n)
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
+        var x = w.embcat
+        for (block, b) in zip(blocks, w.blocks) {
+            block.linear.forward(x, into: b.hprebn)
+            block.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
+            Tanh.forward(b.hpreact, into: b.h)
+            x = b.h
+        }
+        output.forward(x, into: w.logits)
+        return w.logits
+    }
+
+    /// The mean cross-entropy over a whole data set, batch-norm in evaluation mode, in chunks.
+    public func loss(on dataset: Dataset, chunk: Int = 1024) -> Double {
+        precondition(dataset.blockSize == config.blockSize)
+        guard dataset.count > 0 else { return .nan }
+        var total = 0.0
+        dataset.contexts.withUnsafeBufferPointer { contexts in
+            dataset.targets.withUnsafeBufferPointer { targets in
+                var start = 0
+                while start < dataset.count {
+                    let n = Swift.min(chunk, dataset.count - start)
+                    let logits = self.logits(contexts: contexts.baseAddress! + start * config.blockSize, count: n)
+                    let probs = workspace(rows: n).probs
+                    total += Double(CrossEntropy.forward(logits: logits, targets: targets.baseAddress! + start, probs: probs)) * Double(n)
+                    start += n
+                }
+            }
+        }
+        return total / Double(dataset.count)
+    }
+
+    /// Sets every block's running statistics to the batch-norm statistics of the whole data set
+    /// (mean, and variance with Bessel's correction), as the lecture's calibration after training.
+    public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = 4096) {
+        // Pass the data through block by block, accumulating Σx and Σx² of each block's input in Double.
+        let h = config.hiddenSize
+        for (index, block) in blocks.enumerated() {
+            var sum = [Double](repeating: 0, count: h), sumOfSquares = sum
+            dataset.contexts.withUnsafeBufferPointer { contexts in
+                var start = 0
+                while start < dataset.count {
+                    let n = Swift.min(chunk, dataset.count - start)
+                    let w = workspace(rows: n)
+                    embedding.forward(contexts: contexts.baseAddress! + start * config.blockSize, blockSize: config.blockSize, into: w.embcat)
+                    var x = w.embcat
+                    for (earlier, b) in zip(blocks[..<index], w.blocks) {  // already calibrated
+                        earlier.linear.forward(x, into: b.hprebn)
+                        earlier.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
+                        Tanh.forward(b.hpreact, into: b.h)
+                        x = b.h
+                    }
+                    block.linear.forward(x, into: w.blocks[index].hprebn)
+                    let pre = w.blocks[index].hprebn
+                    for i in 0..<n {
+                        for j in 0..<h {
+                            let value = Double(pre[i, j])
+                            sum[j] += value
+                            sumOfSquares[j] += value * value
+                        }
+                    }
+                    start += n
+                }
+            }
+            let count = Double(dataset.count)
+            for j in 0..<h {
+                let mean = sum[j] / count
+                block.batchNorm.runningMean[j] = T(mean)
+                block.batchNorm.runningVariance[j] = T(Swift.max(0, (sumOfSquares[j] - count * mean * mean) / (count - 1)))
+            }
+        }
+    }
+}
+
+/// The activations and their gradients for a batch of `rows` examples, allocated once and
+/// reused by every step of that size.
+final class Workspace<T: Scalar> {
+    final class Block {
+        let hprebn, xhat, inverseStd, hpreact, h: Tensor<T>
+        let dH, dPreact, dPrebn, sums: Tensor<T>
+
+        init(rows n: Int, features f: Int) {
+            hprebn = Tensor(shape: [n, f])
+            xhat = Tensor(shape: [n, f])
+            inverseStd = Tensor(shape: [f])
+            hpreact = Tensor(shape: [n, f])
+            h = Tensor(shape: [n, f])
+            dH = Tensor(shape: [n, f])
+            dPreact = Tensor(shape: [n, f])
+            dPrebn = Tensor(shape: [n, f])
+            sums = Tensor(shape: [2, f])
+        }
+    }
+
+    let rows: Int
+    let embcat, dEmbcat, logits, probs, dLogits: Tensor<T>
+    let blocks: [Block]
+
+    init(config: ModelConfig, rows n: Int) {
+        rows = n
+        embcat = Tensor(shape: [n, config.inputSize])
+        dEmbcat = Tensor(shape: [n, config.inputSize])
+        logits = Tensor(shape: [n, config.vocabularySize])
+        probs = Tensor(shape: [n, config.vocabularySize])
+        dLogits = Tensor(shape: [n, config.vocabularySize])
+        blocks = (0..<config.hiddenLayers).map { _ in Block(rows: n, features: config.hiddenSize) }
+    }
+}

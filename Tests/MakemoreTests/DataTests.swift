@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@testable import Makemore
+
+@Suite struct PythonRandomTests {
+    @Test func getrandbitsMatchesCPython() {
+        // random.seed(42); [random.getrandbits(32) for _ in range(3)]
+        var random = PythonRandom(seed: 42)
+        #expect([random.next32(), random.next32(), random.next32()] == [2_746_317_213, 478_163_327, 107_420_369])
+        // A seed wider than 32 bits is split into 32-bit words, least significant first.
+        var wide = PythonRandom(seed: (1 << 40) + 5)
+        #expect([wide.next32(), wide.next32()] == [2_166_296_868, 2_220_160_828])
+    }
+
+    @Test func randbelowAndShuffleMatchCPython() {
+        var random = PythonRandom(seed: 42)
+        #expect((0..<5).map { _ in random.randomBelow(1000) } == [654, 114, 25, 759, 281])
+        var numbers = Array(0..<10)
+        var seven = PythonRandom(seed: 7)
+        seven.shuffle(&numbers)
+        #expect(numbers == [8, 3, 1, 4, 7, 0, 9, 6, 2, 5])
+    }
+}
+
+@Suite struct DataTests {
+    @Test func bundledSplitsAreTheLecturesOnes() throws {
+        let words = try WordList.bundledNames()
+        #expect(words.words.count == 32_033)
+        let splits = try Splits(words: words, blockSize: 3)
+        #expect(splits.train.count == 182_625)
+        #expect(splits.dev.count == 22_655)
+        #expect(splits.test.count == 22_866)
+        #expect(Array(splits.shuffledWords.prefix(8)) == ["yuheng", "diondre", "xavien", "jori", "juanluis", "erandi", "phia", "samatha"])
+        #expect(splits.vocabulary.count == 27)
+        #expect(splits.vocabulary.string == ".abcdefghijklmnopqrstuvwxyz")
+    }
+
+    @Test func contextWindowsAreTheLecturesOnes() throws {
+        let vocabulary = Vocabulary(words: ["emma", "ava"])
+        #expect(vocabulary.string == ".aemv")
+        let dataset = try Dataset(words: ["emma"], vocabulary: vocabulary, blockSize: 3)
+        // ... -> e, ..e -> m, .em -> m, emm -> a, mma -> .
+        #expect(dataset.count == 5)
+        #expect(dataset.contexts == [0, 0, 0, 0, 0, 2, 0, 2, 3, 2, 3, 3, 3, 3, 1])
+        #expect(dataset.targets == [2, 3, 3, 1, 0])
+        let one = try Dataset(words: ["ava"], vocabulary: vocabulary, blockSize: 1)
+        #expect(one.contexts == [0, 1, 4, 1])
+        #expect(one.targets == [1, 4, 1, 0])
+    }
+
+    @Test func nonASCIIVocabularyIsSortedByCodePointLikePython() throws {
+        // sorted(set(''.join(['zoë', 'ana', 'émile', 'Åsa'])))
+        let words = try WordList(text: "zoë\nana\r\n  émile \n\nÅsa\n")
+        #expect(words.words == ["zoë", "ana", "émile", "Åsa"])
+        let vocabulary = Vocabulary(words: words.words)
+        #expect(vocabulary.string == ".aeilmnoszÅéë")
+        #expect(try vocabulary.encode("zoë") == [9, 7, 12])
+        #expect(vocabulary.decode([9, 7, 12]) == "zoë")
+        #expect(try Vocabulary(string: vocabulary.string) == vocabulary)
+    }
+
+    @Test func badInputGivesOneLineErrors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        expectError(containing: "does not exist") {
+            _ = try WordList(contentsOf: directory.appendingPathComponent("missing.txt"))
+        }
+        expectError(containing: "is a directory") { _ = try WordList(contentsOf: directory) }
+
+        let empty = directory.appendingPathComponent("empty.txt")
+        try Data("\n  \n\r\n".utf8).write(to: empty)
+        expectError(containing: "empty") { _ = try WordList(contentsOf: empty) }
+
+        let latin1 = directory.appendingPathComponent("latin1.txt")
+        try Data([0x61, 0x6E, 0x61, 0x0A, 0x7A, 0x6F, 0xEB, 0x0A]).write(to: latin1)  // "zoë" in Latin-1
+        expectError(containing: "latin1.txt:2", "not valid UTF-8") { _ = try WordList(contentsOf: latin1) }
+
+        let dotted = directory.appendingPathComponent("dotted.txt")
+        try Data("anna\n\nj.r\n".utf8).write(to: dotted)
+        expectError(containing: "dotted.txt:3", "'j.r'", "'.'") { _ = try WordList(contentsOf: dotted) }
+
+        let words = try WordList(text: "ab\nba\n")
+        expectError(containing: "'z'", "not in the vocabulary") {
+            _ = try Splits(words: try WordList(text: "az\n"), blockSize: 3, vocabulary: Vocabulary(words: words.words))
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Testing
+
+@testable import Makemore
+
+@Suite struct ModelTests {
+    static let small = ModelConfig(vocabularySize: 6, embeddingSize: 3, hiddenSize: 5, blockSize: 2, hiddenLayers: 2)
+
+    /// A random batch of `n` examples for `config`.
+    static func batch(_ config: ModelConfig, _ n: Int, _ g: inout SeededGenerator) -> (contexts: [Int32], targets: [Int32]) {
+        let contexts = (0..<n * config.blockSize).map { _ in Int32(g.nextIndex(below: config.vocabularySize)) }
+        let targets = (0..<n).map { _ in Int32(g.nextIndex(below: config.vocabularySize)) }
+        return (contexts, targets)
+    }
+
+    @Test func defaultConfigurationHasTheLecturesParameterCount() {
+        #expect(ModelConfig(vocabularySize: 27).parameterCount == 4137)
+        #expect(ModelConfig(vocabularySize: 27, hiddenSize: 200).parameterCount == 12297)
+    }
+
+    @Test func parameterNamesFollowTheConvention() {
+        let names = ModelConfig(vocabularySize: 5, hiddenLayers: 2).parameterSpecs.map(\.name)
+        #expect(names == ["C", "W1", "b1", "bngain1", "bnbias1", "W2", "b2", "bngain2", "bnbias2", "W3", "b3",
+                          "bnmean1", "bnvar1", "bnmean2", "bnvar2"])
+    }
+
+    @Test func initialValuesAreSeededAndNonTrivial() {
+        var g1 = SeededGenerator(seed: 3), g2 = SeededGenerator(seed: 3), g3 = SeededGenerator(seed: 4)
+        let a = ParameterTable<Float>.initialized(Self.small, generator: &g1)
+        let b = ParameterTable<Float>.initialized(Self.small, generator: &g2)
+        let c = ParameterTable<Float>.initialized(Self.small, generator: &g3)
+        #expect(a["W1"].array == b["W1"].array)
+        #expect(a["W1"].array != c["W1"].array)
+        #expect(a["b1"].array.allSatisfy { $0 != 0 })
+        #expect(a["bngain1"].array.allSatisfy { $0 != 1 && Swift.abs($0 - 1) < 0.6 })
+        #expect(a["bnmean1"].array.allSatisfy { $0 == 0 } && a["bnvar1"].array.allSatisfy { $0 == 1 })
+    }
+
+    /// The step-by-step loss chain and the fused cross-entropy give the same loss.
+    @Test(arguments: [2, 3, 8])
+    func lossChainMatchesFusedLoss(batchSize n: Int) throws {
+        var g = SeededGenerator(seed: UInt64(n))
+        let config = Self.small
+        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
+        let (contexts, targets) = Self.batch(config, n, &g)
+        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let probs = Tensor<Double>(shape: [n, config.vocabularySize])
+        let fused = CrossEntropy.forward(logits: pass.values["logits"]!, targets: targets, probs: probs)
+        #expect(Swift.abs(fused - pass.loss) < 1e-12)
+        expectClose(probs, pass.values["probs"]!, tolerance: 1e-12, "probs")
+    }
+
+    /// The training model (fused backward, reused buffers) gives the step-by-step loss and the
+    /// step-by-step gradient of every parameter.
+    @Test(arguments: [1, 3])
+    func fusedModelMatchesStepByStep(layers: Int) throws {
+        var config = Self.small
+        config.hiddenLayers = layers
+        var g = SeededGenerator(seed: 11)
+        let model = MLP<Double>(config: config, generator: &g)
+        let (contexts, targets) = Self.batch(config, 7, &g)
+        let pass = try StepByStep(parameters: model.parameters.copy(), config: config, contexts: contexts, targets: targets)
+        let stepGradients = pass.backward()
+        let loss = model.forwardBackward(contexts: contexts, targets: targets, count: 7)
+        #expect(Swift.abs(loss - pass.loss) < 1e-12)
+        for spec in config.parameterSpecs where spec.isTrainable {
+            expectClose(model.parameters.gradient(spec.name), stepGradients[spec.name]!, tolerance: 1e-12, spec.name)
+        }
+        // The running statistics moved towards the batch's by `momentum`.
+        let mean = pass.values["bnmeani1"]!
+        for j in 0..<config.hiddenSize {
+            #expect(Swift.abs(model.parameters["bnmean1"][j] - config.momentum * mean[j]) < 1e-12)
+        }
+    }
+
+    @Test func gradientCheckPassesOnEveryTensor() throws {
+        var g = SeededGenerator(seed: 5)
+        let config = Self.small
+        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
+        let (contexts, targets) = Self.batch(config, 4, &g)
+        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let rows = GradientCheck().run(pass)
+        #expect(rows.map(\.name) == StepByStep<Double>.gradientOrder(config) + StepByStep<Double>.fusedOrder(config))
+        for row in rows { #expect(row.passed, "\(row.name): \(row.maxDifference) > \(row.tolerance)") }
+    }
+
+    /// The check can fail: the finite differences disagree with a gradient computed with the
+    /// seed's bug (batch-norm mean over the features instead of the batch).
+    @Test func gradientCheckCatchesAWrongGradient() throws {
+        var g = SeededGenerator(seed: 6)
+        let config = Self.small
+        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
+        let (contexts, targets) = Self.batch(config, 4, &g)
+        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let correct = pass.backward()["bnvar1"]!
+        let wrong = (Double(4 - 1) / Double(config.hiddenSize - 1)) * correct  // 1/(dim-1) in place of 1/(n-1)
+        let reference = GradientCheck().finiteDifferences(pass, "bnvar1")
+        #expect(correct.maxAbsDifference(reference) < 1e-8)
+        #expect(wrong.maxAbsDifference(reference) > 1e-4)
+    }
+
+    @Test func batchOfOneIsAnError() {
+        var g = SeededGenerator(seed: 1)
+        let parameters = ParameterTable<Double>.initialized(Self.small, generator: &g)
+        expectError(containing: "at least 2") {
+            _ = try StepByStep(parameters: parameters, config: Self.small, contexts: [1, 2], targets: [3])
+        }
+    }
+
+    @Test func evaluationLossAndCalibrationUseTheWholeSet() throws {
+        let words = try WordList(text: "anna\nbob\ncyd\nada\nemma\nava\nolivia\nsophia\nisabella\nmia\n")
+        let splits = try Splits(words: words, blockSize: 2)
+        var config = Self.small
+        config.vocabularySize = splits.vocabulary.count
+        var g = SeededGenerator(seed: 2)
+        let model = MLP<Double>(config: config, generator: &g)
+        model.calibrateBatchNorm(on: splits.train)
+        // After calibration the first block's running mean is the mean of its pre-activations.
+        let dataset = splits.train
+        let pass = try StepByStep(parameters: model.parameters, config: config, contexts: dataset.contexts, targets: dataset.targets)
+        expectClose(model.parameters["bnmean1"], pass.values["bnmeani1"]!, tolerance: 1e-10, "bnmean1")
+        expectClose(model.parameters["bnvar1"], pass.values["bnvar1"]!, tolerance: 1e-10, "bnvar1")
+        // Chunked evaluation equals one pass over everything.
+        #expect(Swift.abs(model.loss(on: dataset, chunk: 3) - model.loss(on: dataset, chunk: 10_000)) < 1e-12)
+    }
+}
+
+@Suite struct KernelTests {
+    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (1, 7, 3), (3, 1, 5), (5, 3, 1), (7, 17, 33), (33, 64, 27), (17, 35, 19)]
+
+    @Test(arguments: sizes)
+    func matmulsMatchTheirReferences(m: Int, k: Int, n: Int) {
+        var g = SeededGenerator(seed: UInt64(m * 10_000 + k * 100 + n))
+        let a: Tensor<Float> = randomTensor([m, k], &g), b: Tensor<Float> = randomTensor([k, n], &g)
+        let c = Tensor<Float>(shape: [m, n]), expected = Tensor<Float>(shape: [m, n])
+        Kernels.matmul(a.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n)
+        ReferenceKernels.matmul(a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
+        expectClose(c, expected, tolerance: 1e-4, "matmul")
+
+        let bt: Tensor<Float> = randomTensor([n, k], &g)
+        Kernels.matmulTransposedB(a.pointer, bt.pointer, into: c.pointer, m: m, k: k, n: n)
+        ReferenceKernels.matmulTransposedB(a.pointer, bt.pointer, into: expected.pointer, m: m, k: k, n: n)
+        expectClose(c, expected, tolerance: 1e-4, "matmulTransposedB")
+
+        let at: Tensor<Float> = randomTensor([k, m], &g)
+        let start: Tensor<Float> = randomTensor([m, n], &g)
+        c.assign(start)
+        expected.assign(start)
+        Kernels.matmulTransposedA(at.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n)
+        ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
+        expectClose(c, expected, tolerance: 1e-4, "matmulTransposedA")
+    }
+}
