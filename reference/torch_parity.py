@@ -366,7 +366,7 @@ def print_table(title: str, rows: list[Row], with_exact: bool = True) -> None:
     print(title)
     width = max(len(r.name) for r in rows)
     for r in rows:
-        maxdiff = "-" if math.isnan(r.maxdiff) else f"{r.maxdiff:.3e}"
+        maxdiff = "-" if r.ours is None or not r.shape_ok else f"{r.maxdiff:.3e}"
         cells = [f"{r.name:<{width}}"]
         if with_exact:
             cells.append(f"exact: {str(r.exact):<5}")

@@ -20,6 +20,10 @@ struct GradCheckCommand: ParsableCommand {
     var batch = 32
     @Option(help: "Seed of the initial values and of the batch.")
     var seed: UInt64 = 2_147_483_647
+    @Option(help: ArgumentHelp(
+        "Also write the parameters, batch and every hand-written gradient (float32) to this safetensors file, for reference/torch_parity.py.",
+        valueName: "file"))
+    var export: String?
 
     func validate() throws {
         if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
@@ -36,10 +40,17 @@ struct GradCheckCommand: ParsableCommand {
             ("batch", "\(batch) examples from the training split, seed \(seed)"),
         ])
 
+        // The values a training run would start from (float32), checked in Double.
         var generator = SeededGenerator(seed: seed)
-        let parameters = ParameterTable<Double>.initialized(config, generator: &generator)
+        let parameters = ParameterTable<Float>.initialized(config, generator: &generator)
         let batch = Batch(drawingFrom: splits.train, count: self.batch, using: &generator)
-        let pass = try StepByStep(parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
+        let pass = try StepByStep(
+            parameters: parameters.converted(to: Double.self), config: config, contexts: batch.contexts, targets: batch.targets)
+        if let export {
+            let floatPass = try StepByStep(parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
+            try GradientExport.make(floatPass, vocabulary: splits.vocabulary, seed: seed).write(to: URL(fileURLWithPath: export))
+            print("wrote \(export): parameters, batch, \(StepByStep<Float>.gradientOrder(config).count) float32 gradients and the fused ones")
+        }
         let check = GradientCheck()
         let start = Date()
         let rows = check.run(pass)

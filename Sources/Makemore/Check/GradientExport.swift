@@ -1,0 +1,42 @@
+/// Everything the PyTorch parity check needs from one gradient check, as one safetensors file:
+/// the parameters and running statistics, the batch, every hand-written gradient of the
+/// step-by-step backward (`grad.<name>`), the fused ones (`grad_fused.<name>`) and the loss,
+/// with the configuration and vocabulary in the metadata.
+///
+/// The names are the same on both sides, so `reference/torch_parity.py` can rebuild the forward
+/// in PyTorch, run autograd, and compare tensor by tensor.
+public enum GradientExport {
+    public static func make(
+        _ pass: StepByStep<Float>, vocabulary: Vocabulary, seed: UInt64
+    ) throws -> SafeTensors {
+        let config = pass.config
+        var file = SafeTensors(metadata: [
+            "format": "makemore-gradcheck",
+            "embed": "\(config.embeddingSize)",
+            "hidden": "\(config.hiddenSize)",
+            "block": "\(config.blockSize)",
+            "layers": "\(config.hiddenLayers)",
+            "batch": "\(pass.batchSize)",
+            "seed": "\(seed)",
+            "eps": "\(config.epsilon)",
+            "momentum": "\(config.momentum)",
+            "vocab": vocabulary.string,
+        ])
+        for entry in pass.parameters.entries {
+            try file.add(entry.name, floats: pass.parameters[entry.name].array, shape: entry.shape)
+        }
+        try file.add("Xb", int64s: pass.contexts.map(Int64.init), shape: [pass.batchSize, config.blockSize])
+        try file.add("Yb", int64s: pass.targets.map(Int64.init), shape: [pass.batchSize])
+        let gradients = pass.backward()
+        for name in StepByStep<Float>.gradientOrder(config) {
+            let gradient = gradients[name]!
+            try file.add("grad.\(name)", floats: gradient.array, shape: gradient.shape)
+        }
+        let fused = pass.fusedGradients(from: gradients)
+        for name in StepByStep<Float>.fusedOrder(config) {
+            try file.add("grad_fused.\(name)", floats: fused[name]!.array, shape: fused[name]!.shape)
+        }
+        try file.add("loss", floats: [pass.loss], shape: [1])
+        return file
+    }
+}
