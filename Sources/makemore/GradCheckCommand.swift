@@ -31,8 +31,8 @@ struct GradCheckCommand: ParsableCommand {
 
     func run() throws {
         let words = try data.load()
-        let splits = try Splits(words: words, blockSize: model.block)
-        let config = try model.config(vocabularySize: splits.vocabulary.count)
+        let splits = try Splits(words: words, blockSize: model.blockSize)
+        let config = try model.config(vocabularySize: splits.vocabulary.count, defaultHidden: 64)
         printConfiguration("makemore gradcheck", [
             ("data", data.describe(words)),
             ("split", describe(splits)),

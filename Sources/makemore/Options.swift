@@ -17,30 +17,64 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// The shape of the model.
+/// The shape of the model. Unset options take the command's defaults (the lecture's for
+/// `train`, the seed notebook's for `gradcheck` and `bench`) or, on `--resume`, the checkpoint's.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Width of a character's embedding.")
-    var embed = 10
-    @Option(help: "Width of each hidden layer.")
-    var hidden = 64
-    @Option(help: "Number of previous characters the model sees.")
-    var block = 3
-    @Option(help: "Number of Linear -> BatchNorm1d -> Tanh blocks.")
-    var layers = 1
+    @Option(help: "Width of a character's embedding (default 10).")
+    var embed: Int?
+    @Option(help: "Width of each hidden layer (default 200 for train, 64 for gradcheck and bench).")
+    var hidden: Int?
+    @Option(help: "Number of previous characters the model sees (default 3).")
+    var block: Int?
+    @Option(help: "Number of Linear -> BatchNorm1d -> Tanh blocks (default 1).")
+    var layers: Int?
 
-    func config(vocabularySize: Int, momentum: Double = 0.001) throws -> ModelConfig {
+    func config(vocabularySize: Int, defaultHidden: Int, momentum: Double = 0.001) throws -> ModelConfig {
         let config = ModelConfig(
-            vocabularySize: vocabularySize, embeddingSize: embed, hiddenSize: hidden, blockSize: block,
-            hiddenLayers: layers, momentum: momentum)
+            vocabularySize: vocabularySize, embeddingSize: embed ?? 10, hiddenSize: hidden ?? defaultHidden,
+            blockSize: blockSize, hiddenLayers: layers ?? 1, momentum: momentum)
         try config.validate()
         return config
     }
 
-    func validate() throws {
-        for (name, value) in [("--embed", embed), ("--hidden", hidden), ("--block", block), ("--layers", layers)]
-        where value < 1 {
-            throw ValidationError("\(name) must be at least 1, got \(value)")
+    var blockSize: Int { block ?? 3 }
+
+    /// Throws if an option was given that disagrees with `config` (a checkpoint's).
+    func checkAgrees(with config: ModelConfig) throws {
+        let given: [(String, Int?, Int)] = [
+            ("--embed", embed, config.embeddingSize), ("--hidden", hidden, config.hiddenSize),
+            ("--block", block, config.blockSize), ("--layers", layers, config.hiddenLayers),
+        ]
+        for (name, value, actual) in given {
+            if let value, value != actual {
+                throw ValidationError("\(name) \(value) disagrees with the checkpoint's \(actual); leave it out to keep the checkpoint's")
+            }
         }
+    }
+
+    func validate() throws {
+        for (name, value) in [("--embed", embed), ("--hidden", hidden), ("--block", block), ("--layers", layers)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
+        }
+    }
+}
+
+/// Where a trained model is read from.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run directory written by train; its model.safetensors is used.", valueName: "dir"))
+    var out = "out"
+    @Option(help: ArgumentHelp("A model.safetensors file to use instead of the run directory's.", valueName: "file"))
+    var checkpoint: String?
+
+    var url: URL {
+        URL(fileURLWithPath: checkpoint ?? (out as NSString).appendingPathComponent(RunDirectory.modelFile))
+    }
+
+    func load() throws -> Checkpoint {
+        if !FileManager.default.fileExists(atPath: url.path) {
+            throw MakemoreError("no model at \(url.path); train one with 'makemore train --out \(out)', or give --checkpoint FILE")
+        }
+        return try Checkpoint(contentsOf: url)
     }
 }
 

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Makemore
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Make more names with a trained model, each marked as in the training set, in dev/test, or new."
+    )
+
+    @OptionGroup(title: "Model") var source: CheckpointOptions
+    @OptionGroup(title: "Data (to mark the samples)") var data: DataOptions
+    @Option(help: "Number of names.")
+    var count = 20
+    @Option(help: "Seed of the draws.")
+    var seed: UInt64 = 42
+    @Option(help: "Divide the logits by this: below 1 is more conservative, above 1 more adventurous.")
+    var temperature = 1.0
+    @Option(help: "Draw only from the k most likely characters.")
+    var topK: Int?
+    @Option(help: "Start every name with this text.")
+    var prefix = ""
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive, got \(temperature)") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+    }
+
+    func run() throws {
+        let checkpoint = try source.load()
+        let words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
+            ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+        let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
+        let sampler = try Sampler(model: model, vocabulary: checkpoint.vocabulary, temperature: temperature, topK: topK)
+        do {
+            _ = try checkpoint.vocabulary.encode(prefix)
+        } catch let error as MakemoreError {
+            throw MakemoreError("--prefix: \(error.message)")
+        }
+        // The split only tells which words the model saw; the checkpoint's vocabulary need not cover the file.
+        var shuffled = words.words
+        var random = PythonRandom(seed: Splits.shuffleSeed)
+        random.shuffle(&shuffled)
+        let n1 = Int(0.8 * Double(shuffled.count))
+        let trainWords = Set(shuffled[..<n1]), heldOutWords = Set(shuffled[n1...])
+
+        printConfiguration("makemore sample", [
+            ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
+            ("data", data.describe(words)),
+            ("sampling", "\(count) names, seed \(seed), temperature \(temperature)"
+                + (topK.map { ", top-k \($0)" } ?? "") + (prefix.isEmpty ? "" : ", prefix '\(prefix)'")),
+        ])
+        var generator = SeededGenerator(seed: seed)
+        var counts = (train: 0, heldOut: 0, new: 0)
+        let samples = try (0..<count).map { _ in try sampler.sample(prefix: prefix, using: &generator) }
+        let width = max(12, samples.map(\.count).max() ?? 0)
+        for name in samples {
+            let mark: String
+            if trainWords.contains(name) { mark = "in train"; counts.train += 1 }
+            else if heldOutWords.contains(name) { mark = "in dev/test"; counts.heldOut += 1 }
+            else { mark = "new"; counts.new += 1 }
+            print("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(mark)")
+        }
+        print()
+        print("\(counts.train) in train, \(counts.heldOut) in dev/test, \(counts.new) new")
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Print the train / val / test losses of a trained model (batch-norm in evaluation mode)."
+    )
+
+    @OptionGroup(title: "Model") var source: CheckpointOptions
+    @OptionGroup(title: "Data") var data: DataOptions
+    @Flag(help: "Print the losses as one JSON object.")
+    var json = false
+
+    func run() throws {
+        let checkpoint = try source.load()
+        let words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
+            ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+        let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
+        let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
+        let losses = SplitLosses(model, splits)
+        if json {
+            print("{\"train\": \(losses.train), \"val\": \(losses.val), \"test\": \(losses.test)}")
+            return
+        }
+        printConfiguration("makemore eval", [
+            ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
+            ("data", data.describe(words)),
+            ("split", describe(splits)),
+        ])
+        print(losses.table)
+    }
+}

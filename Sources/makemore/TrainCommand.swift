@@ -1,0 +1,250 @@
+import ArgumentParser
+import Foundation
+import Makemore
+import Synchronization
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the MLP with the hand-written gradients alone (the lecture's recipe by default).",
+        discussion: """
+            Writes a run directory: model.safetensors (checkpoint, saved atomically every --eval-every \
+            steps), log.csv, loss.svg and samples.txt. Ctrl-C saves and stops; --resume continues \
+            from the run directory, bit for bit as if never stopped.
+            """
+    )
+
+    @OptionGroup(title: "Input and output") var data: DataOptions
+    @Option(help: ArgumentHelp("Run directory to write (and to resume from).", valueName: "dir"))
+    var out = "out"
+    @Flag(help: "Continue the run saved in --out. Options left out keep the checkpoint's values; --steps may extend it.")
+    var resume = false
+    @Flag(help: "Replace a run already in --out instead of refusing.")
+    var overwrite = false
+
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @Option(help: "Batch-norm momentum of the running statistics (default 0.001).")
+    var momentum: Double?
+
+    @Option(help: "Number of SGD steps (default 200000).")
+    var steps: Int?
+    @Option(help: "Examples per step, at least 2 (default 32).")
+    var batch: Int?
+    @Option(help: "Learning rate (default 0.1).")
+    var lr: Double?
+    @Option(help: "Step from which the learning rate is a tenth of --lr (default 100000).")
+    var lrDecayStep: Int?
+    @Option(help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
+    var evalEvery: Int?
+    @Option(help: "Seed of the initial values and the batches (default 2147483647).")
+    var seed: UInt64?
+
+    func validate() throws {
+        if let steps, steps < 0 { throw ValidationError("--steps must be 0 or more, got \(steps)") }
+        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
+        if let momentum, !(momentum >= 0 && momentum <= 1) { throw ValidationError("--momentum must be in 0...1, got \(momentum)") }
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
+    /// `options` with the values given on the command line.
+    func applyingGivenOptions(to base: TrainingOptions) -> TrainingOptions {
+        var options = base
+        if let steps { options.steps = steps }
+        if let batch { options.batchSize = batch }
+        if let lr { options.learningRate = lr }
+        if let lrDecayStep { options.learningRateDecayStep = lrDecayStep }
+        if let evalEvery { options.evaluationInterval = evalEvery }
+        if let seed { options.seed = seed }
+        return options
+    }
+
+    func run() throws {
+        let directory = try RunDirectory(path: out)
+        let trainer: Trainer
+        let words: WordList
+        if resume {
+            guard directory.hasModel else {
+                throw MakemoreError("nothing to resume: \(directory.model.path) does not exist; leave out --resume to start a run")
+            }
+            let checkpoint = try Checkpoint(contentsOf: directory.model)
+            try model.checkAgrees(with: checkpoint.config)
+            if let seed, seed != checkpoint.options.seed {
+                throw ValidationError("--seed \(seed) disagrees with the checkpoint's \(checkpoint.options.seed)")
+            }
+            if checkpoint.finished && steps.map({ $0 <= checkpoint.step }) ?? true {
+                throw MakemoreError("the run in \(out) finished at step \(checkpoint.step); give a larger --steps to train further")
+            }
+            words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
+                ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+            let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
+            trainer = try Trainer(
+                resuming: checkpoint, options: applyingGivenOptions(to: checkpoint.options), splits: splits,
+                log: try directory.readLog())
+        } else {
+            if directory.hasModel && !overwrite {
+                throw MakemoreError(
+                    "\(directory.model.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
+            }
+            words = try data.load()
+            let splits = try Splits(words: words, blockSize: model.blockSize)
+            let config = try model.config(
+                vocabularySize: splits.vocabulary.count, defaultHidden: 200, momentum: momentum ?? 0.001)
+            trainer = try Trainer(
+                config: config, options: applyingGivenOptions(to: TrainingOptions()), splits: splits,
+                dataPath: data.path.map { URL(fileURLWithPath: $0).path })
+        }
+        let options = trainer.options
+        let config = trainer.model.config
+        let dataName = data.path ?? trainer.dataPath ?? "bundled names.txt"
+        let resuming = resume ? ", resuming at step \(trainer.step)" : ""
+        printConfiguration("makemore train", [
+            ("data", "\(dataName) (\(words.words.count) words)"),
+            ("split", describe(trainer.splits)),
+            ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
+            ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
+            ("lr", "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"),
+            ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps"),
+            ("out", directory.url.path),
+        ])
+
+        try directory.save(trainer.checkpoint(), log: trainer.log)
+        Interrupt.install()
+        let progress = Progress(totalSteps: options.steps, startStep: trainer.step)
+        let outcome: Trainer.Outcome
+        do {
+            outcome = try trainer.train(shouldStop: { Interrupt.requested }) { event in
+                switch event {
+                case .step(let step, let loss):
+                    progress.step(step, loss: loss)
+                case .evaluation(let step, let devLoss):
+                    progress.evaluation(step, devLoss: devLoss)
+                    try directory.save(trainer.checkpoint(), log: trainer.log)
+                }
+            }
+        } catch {
+            progress.finish(at: trainer.step)
+            throw error
+        }
+        progress.finish(at: trainer.step)
+        if outcome == .stopped {
+            try directory.save(trainer.checkpoint(), log: trainer.log)
+            print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(out)")
+            throw ExitCode(130)
+        }
+
+        print("calibrating batch-norm on the whole training split")
+        trainer.calibrate()
+        let checkpoint = trainer.checkpoint(finished: true)
+        let losses = SplitLosses(trainer.model, trainer.splits)
+        print(losses.table)
+        var generator = SeededGenerator(seed: options.seed)
+        let sampler = try Sampler(model: trainer.model, vocabulary: trainer.splits.vocabulary)
+        let samples = try (0..<20).map { _ in try sampler.sample(using: &generator) }
+        try directory.writeText(samples.joined(separator: "\n") + "\n", to: directory.samples)
+        try directory.writeText(
+            LossPlot(title: "makemore: \(describe(config))").svg(
+                training: trainer.log.losses, firstStep: trainer.log.firstStep, dev: trainer.log.devLosses),
+            to: directory.plot)
+        try directory.save(checkpoint, log: trainer.log)
+        print("samples: " + samples.prefix(8).joined(separator: ", ") + ", ...")
+        print("wrote \(directory.url.path)/{\(RunDirectory.modelFile), \(RunDirectory.logFile), \(RunDirectory.plotFile), \(RunDirectory.samplesFile)}")
+    }
+}
+
+/// Train / val / test losses of a model with batch-norm in evaluation mode.
+struct SplitLosses {
+    let train, val, test: Double
+
+    init(_ model: MLP<Float>, _ splits: Splits) {
+        train = model.loss(on: splits.train)
+        val = model.loss(on: splits.dev)
+        test = model.loss(on: splits.test)
+    }
+
+    var table: String {
+        String(format: "train %.4f\nval   %.4f\ntest  %.4f", train, val, test)
+    }
+}
+
+/// Ctrl-C: the first asks training to stop after the current step and save; a second one,
+/// while saving, ends the process at once (the previous checkpoint is still whole).
+enum Interrupt {
+    private static let flag = Atomic<Bool>(false)
+
+    static var requested: Bool { flag.load(ordering: .relaxed) }
+
+    static func install() {
+        signal(SIGINT) { _ in
+            Interrupt.flag.store(true, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)
+        }
+    }
+}
+
+/// Progress of a training run: a live bar on a terminal; otherwise one plain line per evaluation.
+final class Progress {
+    let totalSteps: Int
+    let isTerminal = isatty(STDOUT_FILENO) != 0
+    private let start = Date()
+    private let startStep: Int
+    private var lastDraw = Date.distantPast
+    private var lineStart: (step: Int, time: Date)
+    private var lossSum = 0.0
+    private var lossCount = 0
+    private var smoothedLoss: Double?
+
+    init(totalSteps: Int, startStep: Int) {
+        self.totalSteps = totalSteps
+        self.startStep = startStep
+        lineStart = (startStep, Date())
+    }
+
+    func step(_ step: Int, loss: Float) {
+        lossSum += Double(loss)
+        lossCount += 1
+        smoothedLoss = smoothedLoss.map { 0.99 * $0 + 0.01 * Double(loss) } ?? Double(loss)
+        guard isTerminal else { return }
+        let now = Date()
+        if now.timeIntervalSince(lastDraw) < 0.1 && step != totalSteps { return }
+        lastDraw = now
+        let done = Double(step) / Double(max(totalSteps, 1))
+        let width = 30
+        let filled = Int(done * Double(width))
+        let rate = Double(step - startStep) / max(now.timeIntervalSince(start), 1e-9)
+        let eta = Double(totalSteps - step) / max(rate, 1e-9)
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let line = "[\(bar)] step \(step)/\(totalSteps) | "
+            + String(format: "loss %.4f | %.0f steps/s | ETA ", smoothedLoss ?? .nan, rate) + formatDuration(eta)
+        FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+    }
+
+    func evaluation(_ step: Int, devLoss: Double) {
+        let now = Date()
+        let milliseconds = now.timeIntervalSince(lineStart.time) * 1000 / Double(max(step - lineStart.step, 1))
+        let line = String(format: "step %d | loss %.4f | dev %.4f | %.4f ms/step",
+                          step, lossSum / Double(max(lossCount, 1)), devLoss, milliseconds)
+        if isTerminal {
+            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line + "\n").utf8))
+        } else {
+            print(line)
+            fflush(nil)
+        }
+        lossSum = 0
+        lossCount = 0
+        lineStart = (step, Date())
+    }
+
+    func finish(at step: Int) {
+        let seconds = Date().timeIntervalSince(start)
+        if isTerminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        print(String(format: "trained %d steps in %.2f s", step - startStep, seconds))
+    }
+
+    private func formatDuration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+@testable import Makemore
+
+@Suite struct TrainingTests {
+    static let config = ModelConfig(vocabularySize: 27, embeddingSize: 4, hiddenSize: 16, blockSize: 3, hiddenLayers: 2)
+
+    static func options(steps: Int) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.steps = steps
+        options.batchSize = 8
+        options.learningRate = 0.1
+        options.learningRateDecayStep = steps / 2
+        options.evaluationInterval = 10
+        options.seed = 9
+        return options
+    }
+
+    static let splits: Splits = {
+        // A tenth of the names keeps the test quick; the split machinery is the real one.
+        let words = try! WordList.bundledNames()
+        return try! Splits(words: WordList(words: Array(words.words.prefix(3000))), blockSize: 3)
+    }()
+
+    /// Stopped after 25 steps, saved, loaded and resumed: the same weights, bit for bit, as 50
+    /// steps in one go, and the same log.
+    @Test func resumedRunEndsBitForBitLikeAnUninterruptedOne() throws {
+        let whole = try Trainer(config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+        #expect(try whole.train() == .finished)
+
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try RunDirectory(path: directory.path)
+        let first = try Trainer(config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+        var stepsTaken = 0
+        #expect(try first.train(shouldStop: { stepsTaken == 25 }, observe: { if case .step = $0 { stepsTaken += 1 } }) == .stopped)
+        #expect(first.step == 25)
+        try run.save(first.checkpoint(), log: first.log)
+
+        let checkpoint = try Checkpoint(contentsOf: run.model)
+        let resumed = try Trainer(resuming: checkpoint, options: checkpoint.options, splits: Self.splits, log: try run.readLog())
+        #expect(try resumed.train() == .finished)
+        #expect(resumed.step == 50)
+        for entry in whole.model.parameters.entries {
+            #expect(resumed.model.parameters[entry.name].array == whole.model.parameters[entry.name].array, "\(entry.name)")
+        }
+        #expect(resumed.log == whole.log)
+        #expect(resumed.generator == whole.generator)
+
+        // A log that ran ahead of the checkpoint (killed between the two writes) is trimmed.
+        #expect(whole.log.truncated(toStep: 25) == first.log)
+    }
+
+    @Test func trainingLowersTheDevLoss() throws {
+        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 600), splits: Self.splits, dataPath: nil)
+        let before = trainer.model.loss(on: Self.splits.dev)
+        try trainer.train()
+        trainer.calibrate()
+        let after = trainer.model.loss(on: Self.splits.dev)
+        #expect(after < before - 0.3, "dev loss \(before) -> \(after)")
+        #expect(trainer.log.losses.count == 600)
+        #expect(trainer.log.devLosses.map(\.step) == Array(stride(from: 10, through: 600, by: 10)))
+        #expect(trainer.log.learningRates.first == 0.1 && trainer.log.learningRates.last == Float(0.01))
+    }
+
+    @Test func aLossThatBlowsUpStopsWithTheStep() throws {
+        var options = Self.options(steps: 100)
+        options.learningRate = 1e30
+        let trainer = try Trainer(config: Self.config, options: options, splits: Self.splits, dataPath: nil)
+        expectError(containing: "at step", "smaller --lr") { try trainer.train() }
+        #expect(trainer.step < 100)
+    }
+
+    @Test func optionsOutOfRangeAreErrors() {
+        var options = TrainingOptions()
+        options.batchSize = 1
+        expectError(containing: "--batch", "at least 2") { try options.validate() }
+        options = TrainingOptions()
+        options.steps = -1
+        expectError(containing: "--steps") { try options.validate() }
+        options = TrainingOptions()
+        options.learningRate = 0
+        expectError(containing: "--lr") { try options.validate() }
+        var config = Self.config
+        config.hiddenSize = 0
+        expectError(containing: "--hidden", "at least 1") { try config.validate() }
+    }
+
+    @Test func checkpointRoundTripsAndRejectsBadFiles() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 5), splits: Self.splits, dataPath: nil)
+        try trainer.train()
+        let url = directory.appendingPathComponent("model.safetensors")
+        try trainer.checkpoint().write(to: url)
+        let loaded = try Checkpoint(contentsOf: url)
+        #expect(loaded.config == Self.config)
+        #expect(loaded.vocabulary == Self.splits.vocabulary)
+        #expect(loaded.step == 5 && loaded.options == Self.options(steps: 5) && loaded.generator == trainer.generator)
+        #expect(loaded.parameters["W2"].array == trainer.model.parameters["W2"].array)
+
+        // Truncated.
+        let bytes = try Data(contentsOf: url)
+        let truncated = directory.appendingPathComponent("truncated.safetensors")
+        try bytes.prefix(bytes.count - 100).write(to: truncated)
+        expectError(containing: "truncated.safetensors") { _ = try Checkpoint(contentsOf: truncated) }
+
+        // Shapes that disagree with the configuration in the metadata.
+        var file = try trainer.checkpoint().safeTensors()
+        file.metadata["hidden"] = "17"
+        expectError(containing: "W1", "shape") { _ = try Checkpoint(file) }
+
+        // Not a model at all.
+        var other = SafeTensors(metadata: ["format": "pt"])
+        try other.add("x", floats: [1], shape: [1])
+        expectError(containing: "not a makemore model") { _ = try Checkpoint(other) }
+    }
+
+    @Test func runDirectoryThatCannotBeWrittenIsAnError() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("file")
+        try Data("x".utf8).write(to: file)
+        expectError(containing: "is a file") { _ = try RunDirectory(path: file.path) }
+        expectError(containing: "cannot create") { _ = try RunDirectory(path: file.appendingPathComponent("run").path) }
+    }
+
+    @Test func samplerHonoursSeedPrefixTopKAndVocabulary() throws {
+        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 200), splits: Self.splits, dataPath: nil)
+        try trainer.train()
+        let sampler = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary)
+        var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 1)
+        let a = try (0..<10).map { _ in try sampler.sample(using: &g1) }
+        let b = try (0..<10).map { _ in try sampler.sample(using: &g2) }
+        #expect(a == b)
+        #expect(Set(a).count > 1)
+        for _ in 0..<5 { #expect(try sampler.sample(prefix: "ka", using: &g1).hasPrefix("ka")) }
+        // Top-1 is greedy: every draw is the same word.
+        let greedy = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary, topK: 1)
+        let greedyWords = try (0..<5).map { _ in try greedy.sample(using: &g1) }
+        #expect(Set(greedyWords).count == 1)
+        expectError(containing: "'Z'", "not in the vocabulary") { _ = try sampler.sample(prefix: "Zed", using: &g1) }
+        expectError(containing: "--temperature") {
+            _ = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary, temperature: 0)
+        }
+    }
+}
