@@ -12,17 +12,17 @@ step-by-step forward in PyTorch (float32) from those parameters, runs `loss.back
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
 missing, if a shape differs, or if the metadata disagrees with the tensors.
 
-Float32 rounding: if a row misses allclose in float32, the whole step is rerun in float64 from
-the same parameters (cast up), and this script's own hand-written step-by-step backward (the
-lecture's formulas, Bessel's 1/(n-1) in the batch variance) is compared with float64 autograd at
-rtol=0, atol=1e-10. A failing float32 row is accepted as "float32 rounding" only if its float64
-row passes AND the file's float32 value is no further from the float64 autograd value than
-float32 rounding explains: it passes allclose against the float64 value, or its distance is at
-most 10x the largest distance of PyTorch's own float32 computations of the row (autograd and
-this script's hand-written backward run in float32, on the file's parameters and on 4 copies
-perturbed by about one float32 rounding). Without that second condition a wrong gradient would be
-excused, since the float64 row does not involve the file. The numbers are printed for every
-such row; the float32 tolerance itself is never changed.
+Float32 rounding: the file also holds the same step computed by the Swift model in Double from
+the same parameters (`grad64.<name>`, `grad64_fused.<name>`, `loss64`). If a row misses allclose
+in float32, the whole step is rerun in PyTorch float64 from the same parameters (cast up) and
+the Swift Double gradients are compared with float64 autograd at rtol=0, atol=1e-10. A failing
+float32 row is accepted as "float32 rounding" only if its float64 row passes AND the file's
+float32 value is no further from the float64 autograd value than float32 rounding explains: it
+passes allclose against the float64 value, or its distance is at most 10x the largest distance
+of PyTorch's own float32 computations of the row (autograd and this script's hand-written
+backward run in float32, on the file's parameters and on 4 copies perturbed by about one
+float32 rounding). The numbers are printed for every such row; the float32 tolerance itself is
+never changed.
 `--float64` prints the float64 table even when every float32 row passes.
 
 Run:
@@ -174,6 +174,7 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
     shapes["loss"] = [1]
     required = parameter_names(L) + running_names(L) + ["Xb", "Yb", "loss"]
     grads = [f"grad.{n}" for n in gradient_rows(L)] + [f"grad_fused.{n}" for n in fused_rows(L)]
+    grads64 = [f"grad64.{n}" for n in gradient_rows(L)] + [f"grad64_fused.{n}" for n in fused_rows(L)] + ["loss64"]
 
     missing_inputs = [n for n in required if n not in tensors]
     missing_grads = [n for n in grads if n not in tensors]
@@ -193,11 +194,16 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
     for name in grads:
         if name in tensors and tensors[name].dtype != torch.float32:
             errors.append(f"{name} is {tensors[name].dtype}, expected torch.float32")
+    for name in grads64:
+        if name not in tensors:
+            missing_grads.append(name)
+        elif tensors[name].dtype != torch.float64:
+            errors.append(f"{name} is {tensors[name].dtype}, expected torch.float64")
     for name in ("Xb", "Yb"):
         t = tensors[name]
         if t.numel() and (t.min() < 0 or t.max() >= len(cfg.vocab)):
             errors.append(f"{name} holds indices outside 0..<{len(cfg.vocab)}")
-    expected = set(required) | set(grads)
+    expected = set(required) | set(grads) | set(grads64)
     extra = sorted(n for n in tensors if n not in expected)
     if extra:
         print(f"note: ignoring {len(extra)} tensor(s) not in the format: {', '.join(extra)}")
@@ -389,15 +395,15 @@ def compare_step(cfg: Config, tensors: dict[str, torch.Tensor], step: Step) -> l
 
 
 def compare_float64(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[Step, dict[str, Row]]:
-    """This script's hand-written backward vs autograd, both in float64, at rtol=0, atol=1e-10."""
+    """The Swift model run in Double (the file's grad64.* and loss64) vs PyTorch float64 autograd,
+    at rtol=0, atol=1e-10."""
     step = forward_backward(cfg, tensors, torch.float64)
-    d, fused = manual_backward(cfg, step, tensors["Xb"], tensors["Yb"])
-    rows = {name: Row(name, d[name], step.grad(name), rtol=0, atol=F64_ATOL) for name in gradient_rows(cfg.layers)}
-    # The loss row in float64: the step-by-step forward against F.cross_entropy.
-    ce = F.cross_entropy(step.inter["logits"].detach(), tensors["Yb"]).reshape(1)
-    rows["loss"] = Row("loss", step.loss.detach().reshape(1), ce, rtol=0, atol=F64_ATOL)
+    rows = {name: Row(name, tensors.get(f"grad64.{name}"), step.grad(name), rtol=0, atol=F64_ATOL)
+            for name in gradient_rows(cfg.layers)}
+    rows["loss"] = Row("loss", tensors.get("loss64"), step.loss.detach().reshape(1), rtol=0, atol=F64_ATOL)
     for name in fused_rows(cfg.layers):
-        rows[f"fused.{name}"] = Row(f"fused.{name}", fused[name], step.grad(name), rtol=0, atol=F64_ATOL)
+        rows[f"fused.{name}"] = Row(f"fused.{name}", tensors.get(f"grad64_fused.{name}"), step.grad(name),
+                                    rtol=0, atol=F64_ATOL)
     return step, rows
 
 
@@ -493,7 +499,7 @@ def run(path: str, force_float64: bool) -> int:
     if rounding_lines:
         print("\n".join(rounding_lines) + "\n")
     if need64:
-        print_table(f"float64: this script's hand-written backward vs PyTorch autograd "
+        print_table(f"float64: the Swift model run in Double vs PyTorch float64 autograd "
                     f"(rtol=0, atol={F64_ATOL:g})", list(rows64.values()), with_exact=False)
 
     failed = [r for r in rows if not r.accepted]
@@ -519,7 +525,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", help="safetensors file from `makemore gradcheck --export FILE`")
     parser.add_argument("--float64", action="store_true",
-                        help="also print the float64 check (this script's manual backward vs autograd)")
+                        help="also print the float64 check (the Swift model in Double vs float64 autograd)")
     args = parser.parse_args()
     try:
         return run(args.file, args.float64)

@@ -48,7 +48,7 @@ struct GradCheckCommand: ParsableCommand {
             parameters: parameters.converted(to: Double.self), config: config, contexts: batch.contexts, targets: batch.targets)
         if let export {
             let floatPass = try StepByStep(parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
-            try GradientExport.make(floatPass, vocabulary: splits.vocabulary, seed: seed).write(to: URL(fileURLWithPath: export))
+            try GradientExport.make(floatPass, double: pass, vocabulary: splits.vocabulary, seed: seed).write(to: URL(fileURLWithPath: export))
             print("wrote \(export): parameters, batch, \(StepByStep<Float>.gradientOrder(config).count) float32 gradients and the fused ones")
         }
         let check = GradientCheck()
