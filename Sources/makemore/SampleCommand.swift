@@ -84,7 +84,7 @@ struct EvalCommand: ParsableCommand {
             ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
         let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
         let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
-        let losses = SplitLosses(model, splits)
+        let losses = SplitLosses(model: model, splits: splits)
         if json {
             print("{\"train\": \(losses.train), \"val\": \(losses.val), \"test\": \(losses.test)}")
             return

@@ -137,7 +137,7 @@ struct TrainCommand: ParsableCommand {
         print("calibrating batch-norm on the whole training split")
         trainer.calibrate()
         let checkpoint = trainer.checkpoint(finished: true)
-        let losses = SplitLosses(trainer.model, trainer.splits)
+        let losses = SplitLosses(model: trainer.model, splits: trainer.splits)
         print(losses.table)
         var generator = SeededGenerator(seed: options.seed)
         let sampler = try Sampler(model: trainer.model, vocabulary: trainer.splits.vocabulary)
@@ -150,21 +150,6 @@ struct TrainCommand: ParsableCommand {
         try directory.save(checkpoint, log: trainer.log)
         print("samples: " + samples.prefix(8).joined(separator: ", ") + ", ...")
         print("wrote \(directory.url.path)/{\(RunDirectory.modelFile), \(RunDirectory.logFile), \(RunDirectory.plotFile), \(RunDirectory.samplesFile)}")
-    }
-}
-
-/// Train / val / test losses of a model with batch-norm in evaluation mode.
-struct SplitLosses {
-    let train, val, test: Double
-
-    init(_ model: MLP<Float>, _ splits: Splits) {
-        train = model.loss(on: splits.train)
-        val = model.loss(on: splits.dev)
-        test = model.loss(on: splits.test)
-    }
-
-    var table: String {
-        String(format: "train %.4f\nval   %.4f\ntest  %.4f", train, val, test)
     }
 }
 
