@@ -15,6 +15,8 @@ public final class MLP<T: Scalar> {
     public let blocks: [HiddenBlock<T>]
     public let output: Linear<T>
     private var workspace: Workspace<T>?
+    /// Threads the large matrix products may use.
+    public var threads = 1
 
     /// One Linear -> BatchNorm1d -> Tanh block.
     public struct HiddenBlock<U: Scalar> {

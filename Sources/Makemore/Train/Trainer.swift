@@ -62,6 +62,7 @@ public final class Trainer {
         self.log = log
         self.dataPath = dataPath
         self.batch = Batch(count: options.batchSize, blockSize: model.config.blockSize)
+        self.log.reserveCapacity(Swift.max(0, options.steps - step))
     }
 
     public var isComplete: Bool { step >= options.steps }
@@ -121,6 +122,12 @@ public struct TrainingLog: Equatable, Sendable {
     public init() {}
 
     public var lastStep: Int { firstStep + losses.count - 1 }
+
+    /// Room for `steps` more steps, so that appending does not allocate during training.
+    mutating func reserveCapacity(_ steps: Int) {
+        losses.reserveCapacity(losses.count + steps)
+        learningRates.reserveCapacity(learningRates.count + steps)
+    }
 
     mutating func append(step: Int, learningRate: Double, loss: Float) {
         if losses.isEmpty { firstStep = step }

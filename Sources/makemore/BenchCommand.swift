@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Makemore
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps (forward, fused backward, SGD update) on random batches of the real data.",
+        discussion: """
+            GFLOP/s counts 2·m·k·n for the three matrix products of every Linear layer \
+            (x @ W, dout @ Wᵀ, xᵀ @ dout), m the batch size; element-wise work is not counted.
+            """
+    )
+
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @Option(help: "Examples per step.")
+    var batch = 32
+    @Option(help: "Timed steps.")
+    var steps = 20_000
+    @Option(help: "Untimed steps before timing.")
+    var warmup = 1_000
+    @Option(help: "Threads for the large matrix products.")
+    var threads = 1
+    @Flag(help: "Print one JSON object on one line.")
+    var json = false
+
+    func validate() throws {
+        if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if warmup < 0 { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        let words = try data.load()
+        let splits = try Splits(words: words, blockSize: model.blockSize)
+        let config = try model.config(vocabularySize: splits.vocabulary.count, defaultHidden: 64)
+        let benchmark = Benchmark(config: config, batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)
+        if !json {
+            printConfiguration("makemore bench", [
+                ("data", data.describe(words)),
+                ("split", describe(splits)),
+                ("model", describe(config)),
+                ("steps", "\(steps) timed after \(warmup) warm-up, batch \(batch), \(threads) thread(s)"),
+            ])
+        }
+        let result = try benchmark.run(on: splits)
+        if json {
+            let fields: [(String, String)] = [
+                ("implementation", "\"makemore\""), ("embed", "\(config.embeddingSize)"), ("hidden", "\(config.hiddenSize)"),
+                ("block", "\(config.blockSize)"), ("layers", "\(config.hiddenLayers)"), ("batch", "\(batch)"),
+                ("threads", "\(threads)"), ("steps", "\(steps)"), ("seconds", "\(result.seconds)"),
+                ("steps_per_s", "\(result.stepsPerSecond)"), ("ms_per_step", "\(result.millisecondsPerStep)"),
+                ("gflops", "\(result.gigaflopsPerSecond)"), ("peak_rss_mb", "\(Double(result.peakResidentBytes) / 1e6)"),
+                ("final_loss", "\(result.finalLoss)"),
+            ]
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            return
+        }
+        print(String(format: "steps/s       %.0f", result.stepsPerSecond))
+        print(String(format: "examples/s    %.0f", result.stepsPerSecond * Double(batch)))
+        print(String(format: "ms/step       %.4f", result.millisecondsPerStep))
+        print(String(format: "GFLOP/s       %.1f  (matrix products, %.2f MFLOP a step)", result.gigaflopsPerSecond, result.flopsPerStep / 1e6))
+        print(String(format: "peak RSS      %.1f MB", Double(result.peakResidentBytes) / 1e6))
+        print(String(format: "final loss    %.4f", result.finalLoss))
+    }
+}
