@@ -104,7 +104,9 @@ struct TrainCommand: ParsableCommand {
             ("split", describe(trainer.splits)),
             ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
-            ("lr", "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"),
+            ("lr", options.learningRateDecayStep < options.steps
+                ? "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"
+                : "\(options.learningRate) (no decay before step \(options.steps))"),
             ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps"),
             ("out", directory.url.path),
         ])

@@ -38,7 +38,7 @@ public struct RunDirectory {
     /// Saves the log first, then the model: a kill between the two leaves a log that runs ahead
     /// of the model, which `readLog` trims on resume.
     public func save(_ checkpoint: Checkpoint, log: TrainingLog) throws {
-        try writeAtomically(Array(log.csv.utf8), to: self.log)
+        try writeAtomically(log.csv, to: self.log)
         try checkpoint.write(to: model)
     }
 

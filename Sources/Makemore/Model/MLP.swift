@@ -14,7 +14,14 @@ public final class MLP<T: Scalar> {
     public let embedding: Embedding<T>
     public let blocks: [HiddenBlock<T>]
     public let output: Linear<T>
-    private var workspace: Workspace<T>?
+    /// Activations and gradients of the last training batch size.
+    private var trainingWorkspace: Workspace<T>?
+    /// Forward activations for evaluation, `evaluationRows` rows at a time (views of fewer rows
+    /// serve a last, shorter chunk).
+    private var evaluationWorkspace: Workspace<T>?
+    /// Rows evaluated at a time: large enough to keep the products efficient, small enough to
+    /// keep memory low.
+    public static var evaluationRows: Int { 512 }
     /// Threads the large matrix products may use.
     public var threads = 1
 
@@ -47,11 +54,19 @@ public final class MLP<T: Scalar> {
         self.init(config: config, parameters: .initialized(config, generator: &generator))
     }
 
-    private func workspace(rows: Int) -> Workspace<T> {
-        if let workspace, workspace.rows == rows { return workspace }
-        let created = Workspace<T>(config: config, rows: rows)
-        workspace = created
+    private func trainingWorkspace(rows: Int) -> Workspace<T> {
+        if let trainingWorkspace, trainingWorkspace.rows == rows { return trainingWorkspace }
+        let created = Workspace<T>(config: config, rows: rows, withGradients: true)
+        trainingWorkspace = created
         return created
+    }
+
+    /// Forward buffers for `rows <= evaluationRows` rows.
+    private func evaluationWorkspace(rows: Int) -> Workspace<T> {
+        precondition(rows <= MLP.evaluationRows)
+        let full = evaluationWorkspace ?? Workspace<T>(config: config, rows: MLP.evaluationRows, withGradients: false)
+        evaluationWorkspace = full
+        return rows == full.rows ? full : full.prefix(rows: rows)
     }
 
     // MARK: Training
@@ -61,7 +76,7 @@ public final class MLP<T: Scalar> {
     @discardableResult
     public func forwardBackward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
         precondition(n >= 2, "batch-norm training needs at least two examples")
-        let w = workspace(rows: n)
+        let w = trainingWorkspace(rows: n)
         // Forward, keeping what the backward needs: each block's input, xhat, 1/std and output.
         embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
         var x = w.embcat
@@ -102,10 +117,14 @@ public final class MLP<T: Scalar> {
 
     // MARK: Evaluation
 
-    /// The logits of `n` contexts with batch-norm in evaluation mode (running statistics),
-    /// written into the returned view, which is valid until the next call.
+    /// The logits of `n <= evaluationRows` contexts with batch-norm in evaluation mode (running
+    /// statistics), written into the returned view, which is valid until the next call.
     public func logits(contexts: UnsafePointer<Int32>, count n: Int) -> Tensor<T> {
-        let w = workspace(rows: n)
+        evaluationLogits(contexts: contexts, count: n).logits
+    }
+
+    private func evaluationLogits(contexts: UnsafePointer<Int32>, count n: Int) -> Workspace<T> {
+        let w = evaluationWorkspace(rows: n)
         embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
         var x = w.embcat
         for (block, b) in zip(blocks, w.blocks) {
@@ -115,11 +134,11 @@ public final class MLP<T: Scalar> {
             x = b.h
         }
         output.forward(x, into: w.logits)
-        return w.logits
+        return w
     }
 
     /// The mean cross-entropy over a whole data set, batch-norm in evaluation mode, in chunks.
-    public func loss(on dataset: Dataset, chunk: Int = 1024) -> Double {
+    public func loss(on dataset: Dataset, chunk: Int = MLP.evaluationRows) -> Double {
         precondition(dataset.blockSize == config.blockSize)
         guard dataset.count > 0 else { return .nan }
         var total = 0.0
@@ -128,9 +147,8 @@ public final class MLP<T: Scalar> {
                 var start = 0
                 while start < dataset.count {
                     let n = Swift.min(chunk, dataset.count - start)
-                    let logits = self.logits(contexts: contexts.baseAddress! + start * config.blockSize, count: n)
-                    let probs = workspace(rows: n).probs
-                    total += Double(CrossEntropy.forward(logits: logits, targets: targets.baseAddress! + start, probs: probs)) * Double(n)
+                    let w = evaluationLogits(contexts: contexts.baseAddress! + start * config.blockSize, count: n)
+                    total += Double(CrossEntropy.forward(logits: w.logits, targets: targets.baseAddress! + start, probs: w.probs)) * Double(n)
                     start += n
                 }
             }
@@ -140,7 +158,7 @@ public final class MLP<T: Scalar> {
 
     /// Sets every block's running statistics to the batch-norm statistics of the whole data set
     /// (mean, and variance with Bessel's correction), as the lecture's calibration after training.
-    public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = 4096) {
+    public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = MLP.evaluationRows) {
         // Pass the data through block by block, accumulating Σx and Σx² of each block's input in Double.
         let h = config.hiddenSize
         for (index, block) in blocks.enumerated() {
@@ -149,7 +167,7 @@ public final class MLP<T: Scalar> {
                 var start = 0
                 while start < dataset.count {
                     let n = Swift.min(chunk, dataset.count - start)
-                    let w = workspace(rows: n)
+                    let w = evaluationWorkspace(rows: n)
                     embedding.forward(contexts: contexts.baseAddress! + start * config.blockSize, blockSize: config.blockSize, into: w.embcat)
                     var x = w.embcat
                     for (earlier, b) in zip(blocks[..<index], w.blocks) {  // already calibrated
@@ -180,37 +198,69 @@ public final class MLP<T: Scalar> {
     }
 }
 
-/// The activations and their gradients for a batch of `rows` examples, allocated once and
-/// reused by every step of that size.
+/// The activations (and, for training, their gradients) for a batch of `rows` examples,
+/// allocated once and reused by every step of that size.
 final class Workspace<T: Scalar> {
     final class Block {
-        let hprebn, xhat, inverseStd, hpreact, h: Tensor<T>
-        let dH, dPreact, dPrebn, sums: Tensor<T>
+        let hprebn, xhat, inverseStd, hpreact, h: Tensor<T>  // (n, hidden); inverseStd [hidden]
+        let dH, dPreact, dPrebn, sums: Tensor<T>  // (n, hidden); sums (2, hidden)
 
-        init(rows n: Int, features f: Int) {
+        init(rows n: Int, features f: Int, withGradients: Bool) {
+            let gradientRows = withGradients ? n : 0
             hprebn = Tensor(shape: [n, f])
-            xhat = Tensor(shape: [n, f])
+            xhat = Tensor(shape: [gradientRows, f])
             inverseStd = Tensor(shape: [f])
             hpreact = Tensor(shape: [n, f])
             h = Tensor(shape: [n, f])
-            dH = Tensor(shape: [n, f])
-            dPreact = Tensor(shape: [n, f])
-            dPrebn = Tensor(shape: [n, f])
+            dH = Tensor(shape: [gradientRows, f])
+            dPreact = Tensor(shape: [gradientRows, f])
+            dPrebn = Tensor(shape: [gradientRows, f])
             sums = Tensor(shape: [2, f])
+        }
+
+        init(prefixOf block: Block, rows n: Int) {
+            func rows(_ t: Tensor<T>) -> Tensor<T> { t.rows == 0 ? t : t.prefix(rows: n) }
+            hprebn = rows(block.hprebn)
+            xhat = rows(block.xhat)
+            inverseStd = block.inverseStd
+            hpreact = rows(block.hpreact)
+            h = rows(block.h)
+            dH = rows(block.dH)
+            dPreact = rows(block.dPreact)
+            dPrebn = rows(block.dPrebn)
+            sums = block.sums
         }
     }
 
     let rows: Int
-    let embcat, dEmbcat, logits, probs, dLogits: Tensor<T>
+    let embcat, logits, probs: Tensor<T>  // (n, block·embed), (n, vocab), (n, vocab)
+    let dEmbcat, dLogits: Tensor<T>
     let blocks: [Block]
 
-    init(config: ModelConfig, rows n: Int) {
+    init(config: ModelConfig, rows n: Int, withGradients: Bool) {
+        let gradientRows = withGradients ? n : 0
         rows = n
         embcat = Tensor(shape: [n, config.inputSize])
-        dEmbcat = Tensor(shape: [n, config.inputSize])
         logits = Tensor(shape: [n, config.vocabularySize])
         probs = Tensor(shape: [n, config.vocabularySize])
-        dLogits = Tensor(shape: [n, config.vocabularySize])
-        blocks = (0..<config.hiddenLayers).map { _ in Block(rows: n, features: config.hiddenSize) }
+        dEmbcat = Tensor(shape: [gradientRows, config.inputSize])
+        dLogits = Tensor(shape: [gradientRows, config.vocabularySize])
+        blocks = (0..<config.hiddenLayers).map { _ in Block(rows: n, features: config.hiddenSize, withGradients: withGradients) }
+    }
+
+    /// The same buffers seen as their first `n` rows.
+    private init(prefixOf workspace: Workspace, rows n: Int) {
+        func rows(_ t: Tensor<T>) -> Tensor<T> { t.rows == 0 ? t : t.prefix(rows: n) }
+        self.rows = n
+        embcat = rows(workspace.embcat)
+        logits = rows(workspace.logits)
+        probs = rows(workspace.probs)
+        dEmbcat = rows(workspace.dEmbcat)
+        dLogits = rows(workspace.dLogits)
+        blocks = workspace.blocks.map { Block(prefixOf: $0, rows: n) }
+    }
+
+    func prefix(rows n: Int) -> Workspace {
+        Workspace(prefixOf: self, rows: n)
     }
 }

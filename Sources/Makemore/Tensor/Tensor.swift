@@ -86,6 +86,12 @@ public struct Tensor<T: Scalar>: @unchecked Sendable {
         return Tensor(shape: newShape, storage: storage, offset: offset)
     }
 
+    /// A view of the first `n` rows of a matrix.
+    public func prefix(rows n: Int) -> Tensor {
+        precondition(shape.count == 2 && n <= shape[0], "prefix of \(n) rows of \(shape)")
+        return Tensor(shape: [n, shape[1]], storage: storage, offset: offset)
+    }
+
     /// The same elements in another scalar type.
     public func converted<U: Scalar>(to: U.Type = U.self) -> Tensor<U> {
         let result = Tensor<U>(shape: shape)
