@@ -18,12 +18,7 @@ public enum CrossEntropy {
             let z = logits.pointer + i * v, p = probs.pointer + i * v
             var maximum = z[0]
             for j in 1..<v where z[j] > maximum { maximum = z[j] }
-            var sum: T = 0
-            for j in 0..<v {
-                let e = T.exp(z[j] - maximum)
-                p[j] = e
-                sum += e
-            }
+            let sum = T.exp(z, minus: maximum, into: p, count: v)
             let inverse = 1 / sum
             for j in 0..<v { p[j] *= inverse }
             total += T.log(sum) - (z[Int(targets[i])] - maximum)

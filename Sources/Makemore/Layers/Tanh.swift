@@ -1,7 +1,7 @@
 /// `h = tanh(x)`.
 public enum Tanh {
     public static func forward<T: Scalar>(_ x: Tensor<T>, into out: Tensor<T>) {
-        for i in 0..<x.count { out.pointer[i] = T.tanh(x.pointer[i]) }
+        T.tanh(x.pointer, into: out.pointer, count: x.count)
     }
 
     /// `dx = (1 - h²) · dh`: the derivative of tanh written with its output, which the forward kept.

@@ -11,6 +11,28 @@ where Self.RawSignificand: FixedWidthInteger {
     static func log(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
+
+    /// `out[i] = tanh(x[i])` for `i < count`.
+    static func tanh(_ x: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
+    /// `out[i] = exp(x[i] - shift)` for `i < count`; returns the sum of the results.
+    static func exp(_ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int) -> Self
+}
+
+extension Scalar {
+    @inlinable
+    public static func tanh(_ x: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { out[i] = tanh(x[i]) }
+    }
+
+    @inlinable
+    public static func exp(_ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int) -> Self {
+        var sum: Self = 0
+        for i in 0..<count {
+            out[i] = exp(x[i] - shift)
+            sum += out[i]
+        }
+        return sum
+    }
 }
 
 extension Float: Scalar {
@@ -18,6 +40,17 @@ extension Float: Scalar {
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+
+    /// Sixteen lanes at a time (`VectorMath`).
+    @inlinable
+    public static func tanh(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        VectorMath.tanh(x, into: out, count: count)
+    }
+
+    @inlinable
+    public static func exp(_ x: UnsafePointer<Float>, minus shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        VectorMath.exp(x, minus: shift, into: out, count: count)
+    }
 }
 
 extension Double: Scalar {
