@@ -64,12 +64,14 @@ import Testing
         #expect(trainer.log.learningRates.first == 0.1 && trainer.log.learningRates.last == Float(0.01))
     }
 
-    @Test func aLossThatBlowsUpStopsWithTheStep() throws {
-        var options = Self.options(steps: 100)
-        options.learningRate = 1e30
-        let trainer = try Trainer(config: Self.config, options: options, splits: Self.splits, dataPath: nil)
-        expectError(containing: "at step", "smaller --lr") { try trainer.train() }
-        #expect(trainer.step < 100)
+    @Test func aLossThatIsNotFiniteStopsWithTheStep() throws {
+        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 100), splits: Self.splits, dataPath: nil)
+        try trainer.train(shouldStop: { trainer.step == 30 })
+        let before = trainer.model.parameters["W2"].array
+        trainer.model.parameters["W1"][3] = .infinity  // as a diverging run would leave it
+        expectError(containing: "at step 31", "smaller --lr") { try trainer.train() }
+        #expect(trainer.step == 30)
+        #expect(trainer.model.parameters["W2"].array == before, "the bad step's gradients were applied")
     }
 
     @Test func optionsOutOfRangeAreErrors() {
@@ -144,5 +146,28 @@ import Testing
         expectError(containing: "--temperature") {
             _ = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary, temperature: 0)
         }
+    }
+}
+
+@Suite struct TrainingLogTests {
+    /// Writing the log in pieces, as the trainer's saves do, gives the same file as writing it whole.
+    @Test func incrementalCSVEqualsWholeCSV() throws {
+        var log = TrainingLog()
+        var bytes: [UInt8] = []
+        var written = 0
+        for step in 1...25 {
+            log.append(step: step, learningRate: step < 12 ? 0.1 : 0.01, loss: Float(3) / Float(step))
+            if step % 5 == 0 { log.recordDevLoss(2.5 - Double(step) / 100, atStep: step) }
+            if step % 7 == 0 || step == 25 {
+                log.appendCSV(to: &bytes, rowsAlreadyWritten: written)
+                written = log.losses.count
+            }
+        }
+        #expect(bytes == log.csv)
+        let parsed = try TrainingLog(csv: String(decoding: bytes, as: UTF8.self))
+        #expect(parsed == log)
+        #expect(parsed.devLosses.map(\.step) == [5, 10, 15, 20, 25])
+        expectError(containing: "not a training log") { _ = try TrainingLog(csv: "a,b\n1,2\n") }
+        expectError(containing: ":3", "malformed") { _ = try TrainingLog(csv: "step,lr,train_loss,dev_loss\n1,0.1,3,\n5,0.1,3,\n") }
     }
 }

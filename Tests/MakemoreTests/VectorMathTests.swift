@@ -39,4 +39,12 @@ import Testing
         }
         #expect(Swift.abs(Double(sum) - expectedSum) <= 1e-5 * Swift.max(1, expectedSum))
     }
+
+    @Test func specialValues() {
+        var out = [Float](repeating: 0, count: 4)
+        _ = VectorMath.exp([.nan, 0, -.infinity, -200], minus: 0, into: &out, count: 4)
+        #expect(out[0].isNaN && out[1] == 1 && out[2] < 1e-37 && out[3] < 1e-37)
+        VectorMath.tanh([.nan, .infinity, -.infinity, 0], into: &out, count: 4)
+        #expect(out[0].isNaN && out[1] == 1 && out[2] == -1 && out[3] == 0)
+    }
 }

@@ -9,6 +9,14 @@ public struct RunDirectory {
     public static let samplesFile = "samples.txt"
 
     public let url: URL
+    /// The log as last written, so that each save formats only the rows added since.
+    private let logBytes = LogBytes()
+
+    private final class LogBytes {
+        var bytes: [UInt8] = []
+        var rows = 0
+        var firstStep = 0
+    }
 
     /// The run directory at `path`, created if needed.
     public init(path: String) throws {
@@ -38,7 +46,12 @@ public struct RunDirectory {
     /// Saves the log first, then the model: a kill between the two leaves a log that runs ahead
     /// of the model, which `readLog` trims on resume.
     public func save(_ checkpoint: Checkpoint, log: TrainingLog) throws {
-        try writeAtomically(log.csv, to: self.log)
+        if log.firstStep != logBytes.firstStep || log.losses.count < logBytes.rows {
+            (logBytes.bytes, logBytes.rows, logBytes.firstStep) = ([], 0, log.firstStep)
+        }
+        log.appendCSV(to: &logBytes.bytes, rowsAlreadyWritten: logBytes.rows)
+        logBytes.rows = log.losses.count
+        try writeAtomically(logBytes.bytes, to: self.log)
         try checkpoint.write(to: model)
     }
 

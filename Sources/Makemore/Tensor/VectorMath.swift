@@ -64,7 +64,7 @@ public enum VectorMath {
         y = fma(y, x, SIMD16(repeating: 5.0000001201e-1))
         y = fma(y, x * x, x) + 1
         let scale = (bits(t) &- bits(SIMD16(repeating: 12_582_912)) &+ 127) &<< 23
-        return y * float(scale)
+        return propagatingNaN(from: input, to: y * float(scale))
     }
 
     /// `tanh x`: for `|x| < 0.625` an odd polynomial, else `±(1 - 2 / (e^{2|x|} + 1))`.
@@ -82,7 +82,17 @@ public enum VectorMath {
         let large = float(bits(1 - 2 / (exp16(2 * magnitude) + 1)) | sign)
         // All ones where |x| < 0.625: bit patterns of non-negative floats order like the floats.
         let useSmall = SIMD16<UInt32>() &- ((bits(magnitude) &- bits(SIMD16(repeating: 0.625))) &>> 31)
-        return float((bits(small) & useSmall) | (bits(large) & ~useSmall))
+        return propagatingNaN(from: x, to: float((bits(small) & useSmall) | (bits(large) & ~useSmall)))
+    }
+
+    /// `result`, with NaN in the lanes where `input` is NaN: the clamping above would otherwise
+    /// turn a NaN into a number, and a diverging run must show up as a NaN loss.
+    @inlinable @inline(__always)
+    static func propagatingNaN(from input: SIMD16<Float>, to result: SIMD16<Float>) -> SIMD16<Float> {
+        // A float is NaN when its magnitude bits exceed those of infinity.
+        let magnitude = bits(input) & 0x7FFF_FFFF
+        let isNaN = SIMD16<UInt32>() &- ((SIMD16(repeating: 0x7F80_0000) &- magnitude) &>> 31)
+        return float(bits(result) | (isNaN & 0x7FC0_0000))
     }
 
     @inlinable @inline(__always)

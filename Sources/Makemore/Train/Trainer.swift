@@ -153,18 +153,24 @@ public struct TrainingLog: Equatable, Sendable {
     /// `step,lr,train_loss,dev_loss`, one row per step; `dev_loss` is empty where it was not
     /// measured. Built as UTF-8 bytes directly: at 200,000 steps it is a few megabytes.
     public var csv: [UInt8] {
-        var dev: [Int: Double] = [:]
-        for (step, loss) in devLosses { dev[step] = loss }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(32 + losses.count * 28)
-        bytes += "step,lr,train_loss,dev_loss\n".utf8
-        for (i, loss) in losses.enumerated() {
+        appendCSV(to: &bytes, rowsAlreadyWritten: 0)
+        return bytes
+    }
+
+    /// Appends to `bytes` the CSV rows after the first `rowsAlreadyWritten` (and the header, if
+    /// `bytes` is empty), so that a log saved again and again is formatted only once.
+    public func appendCSV(to bytes: inout [UInt8], rowsAlreadyWritten: Int) {
+        if bytes.isEmpty { bytes += "step,lr,train_loss,dev_loss\n".utf8 }
+        bytes.reserveCapacity(bytes.count + (losses.count - rowsAlreadyWritten) * 28)
+        var dev = devLosses.lastIndex { $0.step < firstStep + rowsAlreadyWritten }.map { $0 + 1 } ?? 0
+        for i in rowsAlreadyWritten..<losses.count {
             let step = firstStep + i
-            bytes += "\(step),\(learningRates[i]),\(loss),".utf8
-            if let devLoss = dev[step] { bytes += "\(devLoss)".utf8 }
+            bytes += "\(step),\(learningRates[i]),\(losses[i]),".utf8
+            while dev < devLosses.count && devLosses[dev].step < step { dev += 1 }
+            if dev < devLosses.count && devLosses[dev].step == step { bytes += "\(devLosses[dev].loss)".utf8 }
             bytes.append(UInt8(ascii: "\n"))
         }
-        return bytes
     }
 
     /// Parses what `csv` wrote.
