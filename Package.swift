@@ -1,19 +1,24 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Release builds on Linux compile for the processor they run on (`-target-cpu native`), so that
-// the SIMD kernels get AVX2/AVX-512 and fused multiply-adds instead of baseline SSE2; the
-// benchmarks in bench/RESULTS.md were measured so. MAKEMORE_PORTABLE=1 builds for the baseline
-// instead, for a binary that must run on other machines. On Apple silicon the baseline already
-// has NEON and FMA, so nothing is added there.
-let portable = Context.environment["MAKEMORE_PORTABLE"] != nil
-let kernelSettings: [SwiftSetting] =
-    portable
-    ? []
-    : [
-        .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
-        .define("MAKEMORE_FMA", .when(platforms: [.linux], configuration: .release)),
+/// Release builds of the library are compiled for the building machine's CPU: the Float kernels
+/// (Tensor/Matmul.swift, Tensor/VectorMath.swift) are written with SIMD types and fused
+/// multiply-adds, which the default x86-64 target (SSE2, no FMA) turns into 4-lane code and
+/// lane-by-lane `fmaf` calls.
+/// `MAKEMORE_PORTABLE=1 swift build -c release` builds for the architecture's baseline instead
+/// (binaries to copy to other machines; the kernels then run about 3.5 times slower on x86-64).
+/// arm64 needs nothing: its baseline has NEON and FMA.
+let portable = Context.environment["MAKEMORE_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+var kernelSettings: [SwiftSetting] = []
+#if arch(x86_64)
+if !portable {
+    kernelSettings = [
+        .unsafeFlags(["-target-cpu", "native"], .when(configuration: .release)),
+        // Tells the kernels that `addingProduct` compiles to vfmadd instructions.
+        .define("MAKEMORE_FMA", .when(configuration: .release)),
     ]
+}
+#endif
 
 let package = Package(
     name: "Makemore",

@@ -68,7 +68,7 @@ import Testing
         }
         _ = loss()
         let dX = Tensor<Double>(shape: [n, f])
-        batchNorm.backward(dOut: r, xhat: xhat, inverseStd: inverseStd, dX: dX, sums: Tensor(shape: [2, f]))
+        batchNorm.backward(dOut: r, xhat: xhat, inverseStd: inverseStd, dX: dX, scratch: Tensor(shape: [3, f]))
         expectClose(dX, numericalGradient(of: x, loss), tolerance: 1e-7, "dx")
         expectClose(batchNorm.dGain, numericalGradient(of: batchNorm.gain, loss), tolerance: 1e-7, "dgain")
         expectClose(batchNorm.dBias, numericalGradient(of: batchNorm.bias, loss), tolerance: 1e-7, "dbias")

@@ -123,30 +123,3 @@ import Testing
         #expect(Swift.abs(model.loss(on: dataset, chunk: 3) - model.loss(on: dataset, chunk: 10_000)) < 1e-12)
     }
 }
-
-@Suite struct KernelTests {
-    static let sizes: [(Int, Int, Int)] = [(1, 1, 1), (1, 7, 3), (3, 1, 5), (5, 3, 1), (7, 17, 33), (33, 64, 27), (17, 35, 19)]
-
-    @Test(arguments: sizes)
-    func matmulsMatchTheirReferences(m: Int, k: Int, n: Int) {
-        var g = SeededGenerator(seed: UInt64(m * 10_000 + k * 100 + n))
-        let a: Tensor<Float> = randomTensor([m, k], &g), b: Tensor<Float> = randomTensor([k, n], &g)
-        let c = Tensor<Float>(shape: [m, n]), expected = Tensor<Float>(shape: [m, n])
-        Kernels.matmul(a.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n)
-        ReferenceKernels.matmul(a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
-        expectClose(c, expected, tolerance: 1e-4, "matmul")
-
-        let bt: Tensor<Float> = randomTensor([n, k], &g)
-        Kernels.matmulTransposedB(a.pointer, bt.pointer, into: c.pointer, m: m, k: k, n: n)
-        ReferenceKernels.matmulTransposedB(a.pointer, bt.pointer, into: expected.pointer, m: m, k: k, n: n)
-        expectClose(c, expected, tolerance: 1e-4, "matmulTransposedB")
-
-        let at: Tensor<Float> = randomTensor([k, m], &g)
-        let start: Tensor<Float> = randomTensor([m, n], &g)
-        c.assign(start)
-        expected.assign(start)
-        Kernels.matmulTransposedA(at.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n)
-        ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
-        expectClose(c, expected, tolerance: 1e-4, "matmulTransposedA")
-    }
-}

@@ -44,16 +44,19 @@ public struct BatchNorm1d<T: Scalar> {
     ) {
         let n = x.rows, f = featureCount
         precondition(n >= 2, "batch-norm training needs at least two examples")
-        let mean = xhat.pointer  // the first row of xhat holds the mean until it is overwritten
-        let variance = inverseStd.pointer
-        for j in 0..<f { mean[j] = 0; variance[j] = 0 }
-        for i in 0..<n { for j in 0..<f { mean[j] += x.pointer[i * f + j] } }
+        // Loops run along the features of one row at a time (`row[j]`), which the compiler
+        // vectorizes; the mean lives in the first row of xhat until that row is overwritten.
+        let mean = xhat.pointer, variance = inverseStd.pointer
+        mean.update(repeating: 0, count: f)
+        variance.update(repeating: 0, count: f)
+        for i in 0..<n {
+            let row = x.pointer + i * f
+            for j in 0..<f { mean[j] += row[j] }
+        }
         for j in 0..<f { mean[j] /= T(n) }
         for i in 0..<n {
-            for j in 0..<f {
-                let d = x.pointer[i * f + j] - mean[j]
-                variance[j] += d * d
-            }
+            let row = x.pointer + i * f
+            for j in 0..<f { variance[j] += (row[j] - mean[j]) * (row[j] - mean[j]) }
         }
         for j in 0..<f { variance[j] /= T(n - 1) }
         if updatingRunningStatistics {
@@ -65,10 +68,11 @@ public struct BatchNorm1d<T: Scalar> {
         for j in 0..<f { variance[j] = 1 / (variance[j] + epsilon).squareRoot() }  // now the inverse std
         // Row 0 last: it holds the mean the other rows subtract.
         for i in (0..<n).reversed() {
+            let row = x.pointer + i * f, normalizedRow = xhat.pointer + i * f, outRow = out.pointer + i * f
             for j in 0..<f {
-                let normalized = (x.pointer[i * f + j] - mean[j]) * variance[j]
-                xhat.pointer[i * f + j] = normalized
-                out.pointer[i * f + j] = gain.pointer[j] * normalized + bias.pointer[j]
+                let normalized = (row[j] - mean[j]) * variance[j]
+                normalizedRow[j] = normalized
+                outRow[j] = gain.pointer[j] * normalized + bias.pointer[j]
             }
         }
     }
@@ -93,29 +97,31 @@ public struct BatchNorm1d<T: Scalar> {
     ///
     /// (sums over the batch; the n/(n-1) is Bessel's correction carried through).
     ///
-    /// `sums (2, features)` is scratch space for the two sums.
-    public func backward(dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, sums: Tensor<T>) {
+    /// `scratch (3, features)` holds the sums and per-feature factors.
+    public func backward(dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, scratch: Tensor<T>) {
         let n = dOut.rows, f = featureCount
-        let nT = T(n), bessel = T(n) / T(n - 1)
-        let sumDOut = sums.pointer, sumDXhat = sums.pointer + f
-        for j in 0..<f { sumDOut[j] = 0; sumDXhat[j] = 0 }
+        let sumDOut = scratch.pointer, sumDXhat = scratch.pointer + f, scale = scratch.pointer + 2 * f
+        sumDOut.update(repeating: 0, count: f)
+        sumDXhat.update(repeating: 0, count: f)
         for i in 0..<n {
+            let d = dOut.pointer + i * f, normalized = xhat.pointer + i * f
             for j in 0..<f {
-                let d = dOut.pointer[i * f + j]
-                sumDOut[j] += d
-                sumDXhat[j] += d * xhat.pointer[i * f + j]
+                sumDOut[j] += d[j]
+                sumDXhat[j] += d[j] * normalized[j]
             }
         }
+        // dx = a·dout - b - c·xhat with, per feature, a = gain·invstd, b = a/n · Σ dout,
+        // c = a/(n-1) · Σ dout·xhat: the expression above multiplied out.
         for j in 0..<f {
             dGain.pointer[j] += sumDXhat[j]
             dBias.pointer[j] += sumDOut[j]
+            scale[j] = gain.pointer[j] * inverseStd.pointer[j]
+            sumDOut[j] *= scale[j] / T(n)
+            sumDXhat[j] *= scale[j] / T(n - 1)
         }
         for i in 0..<n {
-            for j in 0..<f {
-                let scale = gain.pointer[j] * inverseStd.pointer[j] / nT
-                dX.pointer[i * f + j] =
-                    scale * (nT * dOut.pointer[i * f + j] - sumDOut[j] - bessel * xhat.pointer[i * f + j] * sumDXhat[j])
-            }
+            let d = dOut.pointer + i * f, normalized = xhat.pointer + i * f, dRow = dX.pointer + i * f
+            for j in 0..<f { dRow[j] = scale[j] * d[j] - sumDOut[j] - sumDXhat[j] * normalized[j] }
         }
     }
 }

@@ -81,25 +81,25 @@ public final class MLP<T: Scalar> {
         embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
         var x = w.embcat
         for (block, b) in zip(blocks, w.blocks) {
-            block.linear.forward(x, into: b.hprebn)
+            block.linear.forward(x, into: b.hprebn, threads: threads)
             block.batchNorm.forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
             Tanh.forward(b.hpreact, into: b.h)
             x = b.h
         }
-        output.forward(x, into: w.logits)
+        output.forward(x, into: w.logits, threads: threads)
         let loss = CrossEntropy.forward(logits: w.logits, targets: targets, probs: w.probs)
 
         // Backward, in reverse.
         parameters.zeroGradients()
         CrossEntropy.backward(probs: w.probs, targets: targets, dLogits: w.dLogits)
-        output.backward(x: x, dOut: w.dLogits, dX: w.blocks.last!.dH)
+        output.backward(x: x, dOut: w.dLogits, dX: w.blocks.last!.dH, threads: threads)
         for index in blocks.indices.reversed() {
             let block = blocks[index], b = w.blocks[index]
             Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
-            block.batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, sums: b.sums)
+            block.batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, scratch: b.scratch)
             let input = index > 0 ? w.blocks[index - 1].h : w.embcat
             let dInput = index > 0 ? w.blocks[index - 1].dH : w.dEmbcat
-            block.linear.backward(x: input, dOut: b.dPrebn, dX: dInput)
+            block.linear.backward(x: input, dOut: b.dPrebn, dX: dInput, threads: threads)
         }
         embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: w.dEmbcat)
         return loss
@@ -128,12 +128,12 @@ public final class MLP<T: Scalar> {
         embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
         var x = w.embcat
         for (block, b) in zip(blocks, w.blocks) {
-            block.linear.forward(x, into: b.hprebn)
+            block.linear.forward(x, into: b.hprebn, threads: threads)
             block.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
             Tanh.forward(b.hpreact, into: b.h)
             x = b.h
         }
-        output.forward(x, into: w.logits)
+        output.forward(x, into: w.logits, threads: threads)
         return w
     }
 
@@ -171,12 +171,12 @@ public final class MLP<T: Scalar> {
                     embedding.forward(contexts: contexts.baseAddress! + start * config.blockSize, blockSize: config.blockSize, into: w.embcat)
                     var x = w.embcat
                     for (earlier, b) in zip(blocks[..<index], w.blocks) {  // already calibrated
-                        earlier.linear.forward(x, into: b.hprebn)
+                        earlier.linear.forward(x, into: b.hprebn, threads: threads)
                         earlier.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
                         Tanh.forward(b.hpreact, into: b.h)
                         x = b.h
                     }
-                    block.linear.forward(x, into: w.blocks[index].hprebn)
+                    block.linear.forward(x, into: w.blocks[index].hprebn, threads: threads)
                     let pre = w.blocks[index].hprebn
                     for i in 0..<n {
                         for j in 0..<h {
@@ -203,7 +203,7 @@ public final class MLP<T: Scalar> {
 final class Workspace<T: Scalar> {
     final class Block {
         let hprebn, xhat, inverseStd, hpreact, h: Tensor<T>  // (n, hidden); inverseStd [hidden]
-        let dH, dPreact, dPrebn, sums: Tensor<T>  // (n, hidden); sums (2, hidden)
+        let dH, dPreact, dPrebn, scratch: Tensor<T>  // (n, hidden); scratch (3, hidden)
 
         init(rows n: Int, features f: Int, withGradients: Bool) {
             let gradientRows = withGradients ? n : 0
@@ -215,7 +215,7 @@ final class Workspace<T: Scalar> {
             dH = Tensor(shape: [gradientRows, f])
             dPreact = Tensor(shape: [gradientRows, f])
             dPrebn = Tensor(shape: [gradientRows, f])
-            sums = Tensor(shape: [2, f])
+            scratch = Tensor(shape: [3, f])
         }
 
         init(prefixOf block: Block, rows n: Int) {
@@ -228,7 +228,7 @@ final class Workspace<T: Scalar> {
             dH = rows(block.dH)
             dPreact = rows(block.dPreact)
             dPrebn = rows(block.dPrebn)
-            sums = block.sums
+            scratch = block.scratch
         }
     }
 

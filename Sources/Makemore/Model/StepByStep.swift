@@ -216,7 +216,7 @@ public struct StepByStep<T: Scalar> {
             let dhprebn = Tensor<T>(shape: [n, h])
             batchNorm.backward(
                 dOut: gradients["hpreact\(i)"]!, xhat: values["bnraw\(i)"]!,
-                inverseStd: values["bnvar_inv\(i)"]!, dX: dhprebn, sums: Tensor(shape: [2, h]))
+                inverseStd: values["bnvar_inv\(i)"]!, dX: dhprebn, scratch: Tensor(shape: [3, h]))
             result["hprebn\(i)"] = dhprebn
         }
         return result

@@ -47,11 +47,11 @@ public struct Benchmark: Sendable {
         var options = TrainingOptions()
         options.steps = warmupSteps + steps
         options.batchSize = batchSize
-        options.evaluationInterval = Int.max
         options.learningRateDecayStep = Int.max
         options.seed = seed
         let trainer = try Trainer(config: config, options: options, splits: splits, dataPath: nil)
         trainer.model.threads = threads
+        trainer.evaluatesDevLoss = false
         var lastLoss: Float = .nan
         var taken = 0
         try trainer.train(shouldStop: { taken == warmupSteps }, observe: { if case .step(_, let loss) = $0 { taken += 1; lastLoss = loss } })

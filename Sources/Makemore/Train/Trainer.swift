@@ -14,6 +14,9 @@ public final class Trainer {
     public private(set) var step: Int
     public private(set) var generator: SeededGenerator
     public private(set) var log: TrainingLog
+    /// Whether to measure the dev loss every `evaluationInterval` steps and at the end
+    /// (a benchmark times the steps alone).
+    public var evaluatesDevLoss = true
     private var batch: Batch
 
     /// What the trainer tells its caller as it goes.
@@ -87,7 +90,7 @@ public final class Trainer {
             step += 1
             log.append(step: step, learningRate: learningRate, loss: loss)
             try observe(.step(step, loss: loss))
-            if step % options.evaluationInterval == 0 || step == options.steps {
+            if evaluatesDevLoss && (step % options.evaluationInterval == 0 || step == options.steps) {
                 let devLoss = model.loss(on: splits.dev)
                 log.recordDevLoss(devLoss, atStep: step)
                 try observe(.evaluation(step, devLoss: devLoss))
