@@ -7,13 +7,14 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: ArgumentHelp("A UTF-8 text file, one word per line (default: the bundled names).", valueName: "file"))
     var path: String?
 
-    func load() throws -> WordList {
-        guard let path else { return try WordList.bundledNames() }
+    /// The words of `--data`, else of `fallback` (a checkpoint's data file), else the bundled names.
+    func load(fallback: String? = nil) throws -> WordList {
+        guard let path = path ?? fallback else { return try WordList.bundledNames() }
         return try WordList(contentsOf: URL(fileURLWithPath: path))
     }
 
-    func describe(_ words: WordList) -> String {
-        "\(path ?? "bundled names.txt") (\(words.words.count) words)"
+    func describe(_ words: WordList, fallback: String? = nil) -> String {
+        "\(path ?? fallback ?? "bundled names.txt") (\(words.words.count) words)"
     }
 }
 

@@ -29,8 +29,7 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         let checkpoint = try source.load()
-        let words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
-            ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+        let words = try data.load(fallback: checkpoint.dataPath)
         let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
         let sampler = try Sampler(model: model, vocabulary: checkpoint.vocabulary, temperature: temperature, topK: topK)
         do {
@@ -39,15 +38,12 @@ struct SampleCommand: ParsableCommand {
             throw MakemoreError("--prefix: \(error.message)")
         }
         // The split only tells which words the model saw; the checkpoint's vocabulary need not cover the file.
-        var shuffled = words.words
-        var random = PythonRandom(seed: Splits.shuffleSeed)
-        random.shuffle(&shuffled)
-        let n1 = Int(0.8 * Double(shuffled.count))
-        let trainWords = Set(shuffled[..<n1]), heldOutWords = Set(shuffled[n1...])
+        let parts = Splits.partition(words.words)
+        let trainWords = Set(parts.train), heldOutWords = Set(parts.dev + parts.test)
 
         printConfiguration("makemore sample", [
             ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
-            ("data", data.describe(words)),
+            ("data", data.describe(words, fallback: checkpoint.dataPath)),
             ("sampling", "\(count) names, seed \(seed), temperature \(temperature)"
                 + (topK.map { ", top-k \($0)" } ?? "") + (prefix.isEmpty ? "" : ", prefix '\(prefix)'")),
         ])
@@ -80,8 +76,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let checkpoint = try source.load()
-        let words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
-            ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+        let words = try data.load(fallback: checkpoint.dataPath)
         let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
         let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
         let losses = SplitLosses(model: model, splits: splits)
@@ -91,7 +86,7 @@ struct EvalCommand: ParsableCommand {
         }
         printConfiguration("makemore eval", [
             ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
-            ("data", data.describe(words)),
+            ("data", data.describe(words, fallback: checkpoint.dataPath)),
             ("split", describe(splits)),
         ])
         print(losses.table)

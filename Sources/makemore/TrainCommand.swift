@@ -76,8 +76,7 @@ struct TrainCommand: ParsableCommand {
             if checkpoint.finished && steps.map({ $0 <= checkpoint.step }) ?? true {
                 throw MakemoreError("the run in \(out) finished at step \(checkpoint.step); give a larger --steps to train further")
             }
-            words = try data.path.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) }
-                ?? checkpoint.dataPath.map { try WordList(contentsOf: URL(fileURLWithPath: $0)) } ?? WordList.bundledNames()
+            words = try data.load(fallback: checkpoint.dataPath)
             let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
             trainer = try Trainer(
                 resuming: checkpoint, options: applyingGivenOptions(to: checkpoint.options), splits: splits,
@@ -97,10 +96,9 @@ struct TrainCommand: ParsableCommand {
         }
         let options = trainer.options
         let config = trainer.model.config
-        let dataName = data.path ?? trainer.dataPath ?? "bundled names.txt"
         let resuming = resume ? ", resuming at step \(trainer.step)" : ""
         printConfiguration("makemore train", [
-            ("data", "\(dataName) (\(words.words.count) words)"),
+            ("data", data.describe(words, fallback: trainer.dataPath)),
             ("split", describe(trainer.splits)),
             ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),

@@ -49,20 +49,27 @@ public struct Splits: Sendable {
 
     /// Splits `words` with a given vocabulary (a checkpoint's); a character it lacks is an error.
     public init(words: WordList, blockSize: Int, vocabulary: Vocabulary) throws {
-        var shuffled = words.words
-        var random = PythonRandom(seed: Splits.shuffleSeed)
-        random.shuffle(&shuffled)
-        let n1 = Int(0.8 * Double(shuffled.count))
-        let n2 = Int(0.9 * Double(shuffled.count))
+        let parts = Splits.partition(words.words)
         do {
-            self.train = try Dataset(words: Array(shuffled[..<n1]), vocabulary: vocabulary, blockSize: blockSize)
-            self.dev = try Dataset(words: Array(shuffled[n1..<n2]), vocabulary: vocabulary, blockSize: blockSize)
-            self.test = try Dataset(words: Array(shuffled[n2...]), vocabulary: vocabulary, blockSize: blockSize)
+            self.train = try Dataset(words: parts.train, vocabulary: vocabulary, blockSize: blockSize)
+            self.dev = try Dataset(words: parts.dev, vocabulary: vocabulary, blockSize: blockSize)
+            self.test = try Dataset(words: parts.test, vocabulary: vocabulary, blockSize: blockSize)
         } catch let error as MakemoreError {
             throw MakemoreError("\(words.source): \(error.message)")
         }
         self.vocabulary = vocabulary
-        self.shuffledWords = shuffled
+        self.shuffledWords = parts.train + parts.dev + parts.test
+    }
+
+    /// The words shuffled as Python's `random.seed(42); random.shuffle(words)` and cut at
+    /// `int(0.8 n)` and `int(0.9 n)`.
+    public static func partition(_ words: [String]) -> (train: [String], dev: [String], test: [String]) {
+        var shuffled = words
+        var random = PythonRandom(seed: shuffleSeed)
+        random.shuffle(&shuffled)
+        let n1 = Int(0.8 * Double(shuffled.count))
+        let n2 = Int(0.9 * Double(shuffled.count))
+        return (Array(shuffled[..<n1]), Array(shuffled[n1..<n2]), Array(shuffled[n2...]))
     }
 
     /// `train / dev / test` example counts, as printed with the configuration.
