@@ -10,7 +10,7 @@ updated with momentum 0.001) after `--warmup` untimed steps. Two variants:
   manual    no autograd: the lecture's hand-written backward in PyTorch operations, with the
             fused cross-entropy and batch-norm backward, dC by index_add_.
 
-Prints steps/s, ms/step and the peak resident memory of the process (ru_maxrss), or with
+Prints steps/s, ms/step and the peak resident memory of the process (VmHWM), or with
 --json one JSON object on one line.
 
 Run:
@@ -154,8 +154,16 @@ def manual_step(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
 
 
 def peak_rss_mb() -> float:
+    """The process's peak resident memory: VmHWM from /proc/self/status on Linux (ru_maxrss would
+    include a parent's peak, since it survives fork and exec), else ru_maxrss."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux
+    return rss / 1024 if sys.platform != "darwin" else rss / 2**20
 
 
 def main() -> int:

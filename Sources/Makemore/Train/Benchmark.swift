@@ -64,10 +64,17 @@ public struct Benchmark: Sendable {
             peakResidentBytes: Benchmark.peakResidentBytes())
     }
 
-    /// The largest resident set of this process so far (`getrusage`'s `ru_maxrss`).
+    /// The largest resident set of this process so far: `VmHWM` of /proc/self/status on Linux
+    /// (`ru_maxrss` there keeps a parent's peak across fork and exec), `ru_maxrss` elsewhere.
     public static func peakResidentBytes() -> Int {
         var usage = rusage()
         #if os(Linux)
+            if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+            {
+                return kilobytes * 1024
+            }
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
             return usage.ru_maxrss * 1024  // kilobytes on Linux
         #else
