@@ -12,7 +12,7 @@ public final class MLP<T: Scalar> {
     public let config: ModelConfig
     public let parameters: ParameterTable<T>
     public let embedding: Embedding<T>
-    public let blocks: [HiddenBlock<T>]
+    public let blocks: [HiddenBlock]
     public let output: Linear<T>
     /// Activations and gradients of the last training batch size.
     private var trainingWorkspace: Workspace<T>?
@@ -26,9 +26,9 @@ public final class MLP<T: Scalar> {
     public var threads = 1
 
     /// One Linear -> BatchNorm1d -> Tanh block.
-    public struct HiddenBlock<U: Scalar> {
-        public let linear: Linear<U>
-        public let batchNorm: BatchNorm1d<U>
+    public struct HiddenBlock {
+        public let linear: Linear<T>
+        public let batchNorm: BatchNorm1d<T>
     }
 
     public init(config: ModelConfig, parameters: ParameterTable<T>) {
