@@ -61,14 +61,16 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try RunDirectory(path: out)
+        // The run directory is created only once everything else checked out: bad input leaves nothing behind.
+        let modelURL = URL(fileURLWithPath: out).appendingPathComponent(RunDirectory.modelFile)
+        let hasModel = FileManager.default.fileExists(atPath: modelURL.path)
         let trainer: Trainer
         let words: WordList
         if resume {
-            guard directory.hasModel else {
-                throw MakemoreError("nothing to resume: \(directory.model.path) does not exist; leave out --resume to start a run")
+            guard hasModel else {
+                throw MakemoreError("nothing to resume: \(modelURL.path) does not exist; leave out --resume to start a run")
             }
-            let checkpoint = try Checkpoint(contentsOf: directory.model)
+            let checkpoint = try Checkpoint(contentsOf: modelURL)
             try model.checkAgrees(with: checkpoint.config)
             if let seed, seed != checkpoint.options.seed {
                 throw ValidationError("--seed \(seed) disagrees with the checkpoint's \(checkpoint.options.seed)")
@@ -80,11 +82,11 @@ struct TrainCommand: ParsableCommand {
             let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
             trainer = try Trainer(
                 resuming: checkpoint, options: applyingGivenOptions(to: checkpoint.options), splits: splits,
-                log: try directory.readLog())
+                log: try RunDirectory(path: out).readLog())
         } else {
-            if directory.hasModel && !overwrite {
+            if hasModel && !overwrite {
                 throw MakemoreError(
-                    "\(directory.model.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
+                    "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
             words = try data.load()
             let splits = try Splits(words: words, blockSize: model.blockSize)
@@ -94,6 +96,7 @@ struct TrainCommand: ParsableCommand {
                 config: config, options: applyingGivenOptions(to: TrainingOptions()), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
+        let directory = try RunDirectory(path: out)
         let options = trainer.options
         let config = trainer.model.config
         let resuming = resume ? ", resuming at step \(trainer.step)" : ""
