@@ -15,91 +15,53 @@ struct TrainCommand: ParsableCommand {
     )
 
     @OptionGroup(title: "Input and output") var data: DataOptions
-    @Option(help: ArgumentHelp("Run directory to write (and to resume from).", valueName: "dir"))
-    var out = "out"
-    @Flag(help: "Continue the run saved in --out. Options left out keep the checkpoint's values; --steps may extend it.")
-    var resume = false
-    @Flag(help: "Replace a run already in --out instead of refusing.")
-    var overwrite = false
-
+    @OptionGroup(title: "Input and output") var output: RunOptions
     @OptionGroup(title: "Model") var model: ModelOptions
-    @Option(help: "Batch-norm momentum of the running statistics (default 0.001).")
-    var momentum: Double?
-
-    @Option(help: "Number of SGD steps (default 200000).")
-    var steps: Int?
-    @Option(help: "Examples per step, at least 2 (default 32).")
-    var batch: Int?
-    @Option(help: "Learning rate (default 0.1).")
-    var lr: Double?
-    @Option(help: "Step from which the learning rate is a tenth of --lr (default 100000).")
-    var lrDecayStep: Int?
-    @Option(help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
-    var evalEvery: Int?
-    @Option(help: "Seed of the initial values and the batches (default 2147483647).")
-    var seed: UInt64?
-
-    func validate() throws {
-        if let steps, steps < 0 { throw ValidationError("--steps must be 0 or more, got \(steps)") }
-        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
-        if let momentum, !(momentum >= 0 && momentum <= 1) { throw ValidationError("--momentum must be in 0...1, got \(momentum)") }
-        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
-    }
-
-    /// `options` with the values given on the command line.
-    func applyingGivenOptions(to base: TrainingOptions) -> TrainingOptions {
-        var options = base
-        if let steps { options.steps = steps }
-        if let batch { options.batchSize = batch }
-        if let lr { options.learningRate = lr }
-        if let lrDecayStep { options.learningRateDecayStep = lrDecayStep }
-        if let evalEvery { options.evaluationInterval = evalEvery }
-        if let seed { options.seed = seed }
-        return options
-    }
+    @OptionGroup(title: "Optimization") var optimization: OptimizationOptions
 
     func run() throws {
         // The run directory is created only once everything else checked out: bad input leaves nothing behind.
-        let modelURL = URL(fileURLWithPath: out).appendingPathComponent(RunDirectory.modelFile)
+        let modelURL = URL(fileURLWithPath: output.out).appendingPathComponent(RunDirectory.modelFile)
         let hasModel = FileManager.default.fileExists(atPath: modelURL.path)
         let trainer: Trainer
         let words: WordList
-        if resume {
+        if output.resume {
             guard hasModel else {
                 throw MakemoreError("nothing to resume: \(modelURL.path) does not exist; leave out --resume to start a run")
             }
             let checkpoint = try Checkpoint(contentsOf: modelURL)
             try model.checkAgrees(with: checkpoint.config)
-            if let seed, seed != checkpoint.options.seed {
+            if let momentum = optimization.momentum, momentum != checkpoint.config.momentum {
+                throw ValidationError("--momentum \(momentum) disagrees with the checkpoint's \(checkpoint.config.momentum)")
+            }
+            if let seed = optimization.seed, seed != checkpoint.options.seed {
                 throw ValidationError("--seed \(seed) disagrees with the checkpoint's \(checkpoint.options.seed)")
             }
-            if checkpoint.finished && steps.map({ $0 <= checkpoint.step }) ?? true {
-                throw MakemoreError("the run in \(out) finished at step \(checkpoint.step); give a larger --steps to train further")
+            if checkpoint.finished && optimization.steps.map({ $0 <= checkpoint.step }) ?? true {
+                throw MakemoreError("the run in \(output.out) finished at step \(checkpoint.step); give a larger --steps to train further")
             }
             words = try data.load(fallback: checkpoint.dataPath)
             let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
             trainer = try Trainer(
-                resuming: checkpoint, options: applyingGivenOptions(to: checkpoint.options), splits: splits,
-                log: try RunDirectory(path: out).readLog())
+                resuming: checkpoint, options: optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
+                log: try RunDirectory(path: output.out).readLog())
         } else {
-            if hasModel && !overwrite {
+            if hasModel && !output.overwrite {
                 throw MakemoreError(
                     "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
             words = try data.load()
             let splits = try Splits(words: words, blockSize: model.blockSize)
             let config = try model.config(
-                vocabularySize: splits.vocabulary.count, defaultHidden: 200, momentum: momentum ?? 0.001)
+                vocabularySize: splits.vocabulary.count, defaultHidden: 200, momentum: optimization.momentum ?? 0.001)
             trainer = try Trainer(
-                config: config, options: applyingGivenOptions(to: TrainingOptions()), splits: splits,
+                config: config, options: optimization.applyingGivenOptions(to: TrainingOptions()), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
-        let directory = try RunDirectory(path: out)
+        let directory = try RunDirectory(path: output.out)
         let options = trainer.options
         let config = trainer.model.config
-        let resuming = resume ? ", resuming at step \(trainer.step)" : ""
+        let resuming = output.resume ? ", resuming at step \(trainer.step)" : ""
         printConfiguration("makemore train", [
             ("data", data.describe(words, fallback: trainer.dataPath)),
             ("split", describe(trainer.splits)),
@@ -133,7 +95,7 @@ struct TrainCommand: ParsableCommand {
         progress.finish(at: trainer.step)
         if outcome == .stopped {
             try directory.save(trainer.checkpoint(), log: trainer.log)
-            print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(out)")
+            print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(output.out)")
             throw ExitCode(130)
         }
 
@@ -153,6 +115,58 @@ struct TrainCommand: ParsableCommand {
         try directory.save(checkpoint, log: trainer.log)
         print("samples: " + samples.prefix(8).joined(separator: ", ") + ", ...")
         print("wrote \(directory.url.path)/{\(RunDirectory.modelFile), \(RunDirectory.logFile), \(RunDirectory.plotFile), \(RunDirectory.samplesFile)}")
+    }
+}
+
+/// Where the run goes.
+struct RunOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run directory to write (and to resume from).", valueName: "dir"))
+    var out = "out"
+    @Flag(help: "Continue the run saved in --out. Options left out keep the checkpoint's values; --steps may extend it.")
+    var resume = false
+    @Flag(help: "Replace a run already in --out instead of refusing.")
+    var overwrite = false
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+}
+
+/// SGD and its schedule. Unset options take the lecture's values or, on --resume, the checkpoint's.
+struct OptimizationOptions: ParsableArguments {
+    @Option(help: "Number of SGD steps (default 200000).")
+    var steps: Int?
+    @Option(help: "Examples per step, at least 2 (default 32).")
+    var batch: Int?
+    @Option(help: "Learning rate (default 0.1).")
+    var lr: Double?
+    @Option(help: "Step from which the learning rate is a tenth of --lr (default 100000).")
+    var lrDecayStep: Int?
+    @Option(help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
+    var evalEvery: Int?
+    @Option(help: "Batch-norm momentum of the running statistics (default 0.001).")
+    var momentum: Double?
+    @Option(help: "Seed of the initial values and the batches (default 2147483647).")
+    var seed: UInt64?
+
+    func validate() throws {
+        if let steps, steps < 0 { throw ValidationError("--steps must be 0 or more, got \(steps)") }
+        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
+        if let momentum, !(momentum >= 0 && momentum <= 1) { throw ValidationError("--momentum must be in 0...1, got \(momentum)") }
+    }
+
+    /// `base` with the values given on the command line.
+    func applyingGivenOptions(to base: TrainingOptions) -> TrainingOptions {
+        var options = base
+        if let steps { options.steps = steps }
+        if let batch { options.batchSize = batch }
+        if let lr { options.learningRate = lr }
+        if let lrDecayStep { options.learningRateDecayStep = lrDecayStep }
+        if let evalEvery { options.evaluationInterval = evalEvery }
+        if let seed { options.seed = seed }
+        return options
     }
 }
 
