@@ -44,6 +44,7 @@ struct SampleCommand: ParsableCommand {
         printConfiguration("makemore sample", [
             ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
             ("data", data.describe(words, fallback: checkpoint.dataPath)),
+            ("split", "\(parts.train.count) / \(parts.dev.count) / \(parts.test.count) words (train / dev / test)"),
             ("sampling", "\(count) names, seed \(seed), temperature \(temperature)"
                 + (topK.map { ", top-k \($0)" } ?? "") + (prefix.isEmpty ? "" : ", prefix '\(prefix)'")),
         ])
