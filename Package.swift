@@ -22,6 +22,8 @@ if !portable {
 
 let package = Package(
     name: "Makemore",
+    // macOS 15 for the Synchronization module's Atomic (the tool's Ctrl-C flag).
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Makemore", targets: ["Makemore"]),
         .executable(name: "makemore", targets: ["makemore"]),
