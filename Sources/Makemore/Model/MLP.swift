@@ -19,6 +19,7 @@ public final class MLP<T: Scalar> {
     /// Forward activations for evaluation, `evaluationRows` rows at a time (views of fewer rows
     /// serve a last, shorter chunk).
     private var evaluationWorkspace: Workspace<T>?
+    private var evaluationPrefix: Workspace<T>?
     /// Rows evaluated at a time: large enough to keep the products efficient, small enough to
     /// keep memory low.
     public static var evaluationRows: Int { 512 }
@@ -61,12 +62,17 @@ public final class MLP<T: Scalar> {
         return created
     }
 
-    /// Forward buffers for `rows <= evaluationRows` rows.
+    /// Forward buffers for `rows <= evaluationRows` rows. The last view of fewer rows is kept, so
+    /// that sampling (one row at a time) does not build a new one per character.
     private func evaluationWorkspace(rows: Int) -> Workspace<T> {
         precondition(rows <= MLP.evaluationRows)
         let full = evaluationWorkspace ?? Workspace<T>(config: config, rows: MLP.evaluationRows, withGradients: false)
         evaluationWorkspace = full
-        return rows == full.rows ? full : full.prefix(rows: rows)
+        if rows == full.rows { return full }
+        if let evaluationPrefix, evaluationPrefix.rows == rows { return evaluationPrefix }
+        let prefix = full.prefix(rows: rows)
+        evaluationPrefix = prefix
+        return prefix
     }
 
     // MARK: Training
