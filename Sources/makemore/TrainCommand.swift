@@ -149,11 +149,14 @@ struct OptimizationOptions: ParsableArguments {
     @Option(help: "Seed of the initial values and the batches (default 2147483647).")
     var seed: UInt64?
 
+    /// The library's checks of the training options (one set of messages), run before anything
+    /// is read or written; momentum belongs to the model configuration, checked here alone.
     func validate() throws {
-        if let steps, steps < 0 { throw ValidationError("--steps must be 0 or more, got \(steps)") }
-        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
+        do {
+            try applyingGivenOptions(to: TrainingOptions()).validate()
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
+        }
         if let momentum, !(momentum >= 0 && momentum <= 1) { throw ValidationError("--momentum must be in 0...1, got \(momentum)") }
     }
 

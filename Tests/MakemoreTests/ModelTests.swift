@@ -12,6 +12,14 @@ import Testing
         return (contexts, targets)
     }
 
+    /// A step-by-step pass of `small` on a random batch of `n` examples, all drawn from `seed`.
+    static func pass(seed: UInt64, batchSize n: Int) throws -> StepByStep<Double> {
+        var g = SeededGenerator(seed: seed)
+        let parameters = ParameterTable<Double>.initialized(small, generator: &g)
+        let (contexts, targets) = batch(small, n, &g)
+        return try StepByStep(parameters: parameters, config: small, contexts: contexts, targets: targets)
+    }
+
     @Test func defaultConfigurationHasTheLecturesParameterCount() {
         #expect(ModelConfig(vocabularySize: 27).parameterCount == 4137)
         #expect(ModelConfig(vocabularySize: 27, hiddenSize: 200).parameterCount == 12297)
@@ -38,11 +46,9 @@ import Testing
     /// The step-by-step loss chain and the fused cross-entropy give the same loss.
     @Test(arguments: [2, 3, 8])
     func lossChainMatchesFusedLoss(batchSize n: Int) throws {
-        var g = SeededGenerator(seed: UInt64(n))
         let config = Self.small
-        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
-        let (contexts, targets) = Self.batch(config, n, &g)
-        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let pass = try Self.pass(seed: UInt64(n), batchSize: n)
+        let targets = pass.targets
         let probs = Tensor<Double>(shape: [n, config.vocabularySize])
         let fused = CrossEntropy.forward(logits: pass.values["logits"]!, targets: targets, probs: probs)
         #expect(Swift.abs(fused - pass.loss) < 1e-12)
@@ -73,11 +79,8 @@ import Testing
     }
 
     @Test func gradientCheckPassesOnEveryTensor() throws {
-        var g = SeededGenerator(seed: 5)
         let config = Self.small
-        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
-        let (contexts, targets) = Self.batch(config, 4, &g)
-        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let pass = try Self.pass(seed: 5, batchSize: 4)
         let rows = GradientCheck().run(pass)
         #expect(rows.map(\.name) == StepByStep<Double>.gradientOrder(config) + StepByStep<Double>.fusedOrder(config))
         for row in rows { #expect(row.passed, "\(row.name): \(row.maxDifference) > \(row.tolerance)") }
@@ -86,11 +89,8 @@ import Testing
     /// The check can fail: the finite differences disagree with a gradient computed with the
     /// seed's bug (batch-norm mean over the features instead of the batch).
     @Test func gradientCheckCatchesAWrongGradient() throws {
-        var g = SeededGenerator(seed: 6)
         let config = Self.small
-        let parameters = ParameterTable<Double>.initialized(config, generator: &g)
-        let (contexts, targets) = Self.batch(config, 4, &g)
-        let pass = try StepByStep(parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let pass = try Self.pass(seed: 6, batchSize: 4)
         let correct = pass.backward()["bnvar1"]!
         let wrong = (Double(4 - 1) / Double(config.hiddenSize - 1)) * correct  // 1/(dim-1) in place of 1/(n-1)
         let reference = GradientCheck().finiteDifferences(pass, "bnvar1")
