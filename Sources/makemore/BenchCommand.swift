@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     var steps = 20_000
     @Option(help: "Untimed steps before timing.")
     var warmup = 1_000
-    @Option(help: "Threads for the large matrix products.")
+    @Option(help: "Threads that share each step (at most 2 are used).")
     var threads = 1
     @Flag(help: "Print one JSON object on one line.")
     var json = false
@@ -36,6 +36,7 @@ struct BenchCommand: ParsableCommand {
         let words = try data.load()
         let splits = try Splits(words: words, blockSize: model.blockSize)
         let config = try model.config(vocabularySize: splits.vocabulary.count, defaultHidden: 64)
+        let threads = MLP<Float>.parallelism(threads: self.threads, config: config)
         let benchmark = Benchmark(config: config, batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)
         if !json {
             printConfiguration("makemore bench", [

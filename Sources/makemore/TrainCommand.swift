@@ -59,6 +59,7 @@ struct TrainCommand: ParsableCommand {
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
+        trainer.model.threads = output.threads
         let options = trainer.options
         let config = trainer.model.config
         let resuming = output.resume ? ", resuming at step \(trainer.step)" : ""
@@ -67,6 +68,7 @@ struct TrainCommand: ParsableCommand {
             ("split", describe(trainer.splits)),
             ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
+            ("threads", "\(trainer.model.parallelism)"),
             ("lr", options.learningRateDecayStep < options.steps
                 ? "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"
                 : "\(options.learningRate) (no decay before step \(options.steps))"),
@@ -126,9 +128,12 @@ struct RunOptions: ParsableArguments {
     var resume = false
     @Flag(help: "Replace a run already in --out instead of refusing.")
     var overwrite = false
+    @Option(help: "Threads that share each step, 1 or 2; the results are the same, bit for bit.")
+    var threads = 1
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 }
 

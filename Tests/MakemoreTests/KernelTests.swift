@@ -9,9 +9,8 @@ import Testing
 
 /// The `Float` kernels of `Kernels` against `ReferenceKernels`, over sizes that meet every tiling
 /// path: sizes below, at and past each tile width (8, 16, 24, 32) and row count (4, 8), the shapes of
-/// the models, depths across the packing block (256), and products over the threading threshold
-/// (a million multiply-adds; below it `threads` changes nothing), split into uneven parts.
-/// Every operand sits against an inaccessible page, so a read or write outside it crashes.
+/// the models, and depths across the packing block (256); and blocks of wider matrices (leading
+/// dimensions). Every operand sits against an inaccessible page, so a read or write outside it crashes.
 @Suite struct MatmulKernelTests {
     static let awkward = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 27, 30, 31, 33, 64, 100, 200]
 
@@ -27,8 +26,8 @@ import Testing
         return sizes
     }()
 
-    /// Products at the model shapes, around the depth block (256), with `b` packed (64 rows or more
-    /// and 65,536 elements), and over the threading threshold with a short last part.
+    /// Products at the model shapes, around the depth block (256), and with `b` packed (64 rows or
+    /// more and 65,536 elements).
     static let largeSizes: [(Int, Int, Int)] = [
         (32, 30, 200), (32, 200, 27), (200, 32, 27), (32, 100, 100), (32, 255, 41), (32, 257, 41),
         (33, 513, 25), (64, 257, 256), (129, 257, 33), (9, 1024, 120), (17, 700, 90),
@@ -36,12 +35,70 @@ import Testing
 
     @Test(arguments: sizes)
     func smallProductsMatchTheReference(size: (Int, Int, Int)) {
-        checkAllProducts(m: size.0, k: size.1, n: size.2, threads: 1, fences: [true, false])
+        checkAllProducts(m: size.0, k: size.1, n: size.2, fences: [true, false])
     }
 
-    @Test(arguments: largeSizes, [1, 2, 3])
-    func largeProductsMatchTheReference(size: (Int, Int, Int), threads: Int) {
-        checkAllProducts(m: size.0, k: size.1, n: size.2, threads: threads, fences: [true])
+    @Test(arguments: largeSizes)
+    func largeProductsMatchTheReference(size: (Int, Int, Int)) {
+        checkAllProducts(m: size.0, k: size.1, n: size.2, fences: [true])
+    }
+
+    /// Each product on blocks of wider matrices (`lda`, `ldb`, `ldc` past the block's width): the
+    /// block of `c` matches the reference on compact copies, and nothing outside it changes.
+    @Test(arguments: [(1, 1, 1), (5, 3, 7), (8, 30, 9), (32, 27, 96), (17, 104, 30), (33, 300, 41)])
+    func blocksOfWiderMatricesMatchTheReference(size: (Int, Int, Int)) {
+        let (m, k, n) = size
+        var g = SeededGenerator(seed: UInt64(m * 10_000 + k * 100 + n))
+        let tolerance = 1e-6 * Float(k) + 1e-6
+        let pad = 5  // extra columns on each side of every block
+        // A block (rows, columns) at column `pad` of a (rows, columns + 2·pad) matrix of random values.
+        func wide(_ rows: Int, _ columns: Int) -> (matrix: Tensor<Float>, stride: Int) {
+            (randomTensor([rows, columns + 2 * pad], &g), columns + 2 * pad)
+        }
+        func compact(_ w: (matrix: Tensor<Float>, stride: Int), _ rows: Int, _ columns: Int) -> Tensor<Float> {
+            let result = Tensor<Float>(shape: [rows, columns])
+            for i in 0..<rows { for j in 0..<columns { result[i, j] = w.matrix[i * w.stride + pad + j] } }
+            return result
+        }
+        func expectOutsideUnchanged(_ c: Tensor<Float>, _ original: Tensor<Float>, _ name: String) {
+            let stride = n + 2 * pad
+            let changed = (0..<m).contains { i in
+                (0..<stride).contains { j in (j < pad || j >= pad + n) && c[i * stride + j] != original[i * stride + j] }
+            }
+            #expect(!changed, "\(name) (m,k,n) = \(size) wrote outside its block")
+        }
+        let a = wide(m, k), b = wide(k, n), bt = wide(n, k), at = wide(k, m)
+        let a0 = compact(a, m, k), b0 = compact(b, k, n), bt0 = compact(bt, n, k), at0 = compact(at, k, m)
+        for accumulate in [false, true] {
+            let c = wide(m, n), original = c.matrix.copy()
+            let expected = compact(c, m, n)
+            let cBlock = c.matrix.pointer + pad
+            Kernels.matmul(
+                a0.pointer, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: b.stride, ldc: c.stride,
+                accumulate: accumulate)
+            ReferenceKernels.matmul(a0.pointer, b0.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
+            expectClose(compact(c, m, n), expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)")
+            expectOutsideUnchanged(c.matrix, original, "matmul")
+
+            c.matrix.assign(original)
+            let expectedB = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
+            Kernels.matmulTransposedB(
+                a0.pointer, bt.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: bt.stride, ldc: c.stride,
+                accumulate: accumulate)
+            let product = Tensor<Float>(shape: [m, n])
+            ReferenceKernels.matmulTransposedB(a0.pointer, bt0.pointer, into: product.pointer, m: m, k: k, n: n)
+            expectClose(compact(c, m, n), expectedB + product, tolerance: tolerance, "matmulTransposedB \(size), accumulate \(accumulate)")
+            expectOutsideUnchanged(c.matrix, original, "matmulTransposedB")
+
+            c.matrix.assign(original)
+            let expectedA = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
+            Kernels.matmulTransposedA(
+                at.matrix.pointer + pad, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, lda: at.stride,
+                ldb: b.stride, ldc: c.stride, accumulate: accumulate)
+            ReferenceKernels.matmulTransposedA(at0.pointer, b0.pointer, into: expectedA.pointer, m: m, k: k, n: n)
+            expectClose(compact(c, m, n), expectedA, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)")
+            expectOutsideUnchanged(c.matrix, original, "matmulTransposedA")
+        }
     }
 
     /// `Double` keeps the plain loops.
@@ -50,7 +107,7 @@ import Testing
         let (m, k, n) = (5, 7, 17)
         let a: Tensor<Double> = randomTensor([m, k], &g), b: Tensor<Double> = randomTensor([k, n], &g)
         let c = Tensor<Double>(shape: [m, n]), expected = Tensor<Double>(shape: [m, n])
-        Kernels.matmul(a.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n, threads: 2)
+        Kernels.matmul(a.pointer, b.pointer, into: c.pointer, m: m, k: k, n: n)
         ReferenceKernels.matmul(a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
         expectClose(c, expected, tolerance: 1e-12, "matmul")
     }
@@ -58,7 +115,7 @@ import Testing
     /// Each product of `(m, k, n)` against its reference, within a tolerance that grows with `k`, with
     /// the operands against the page after them (`true` in `fences`) or before them (`false`).
     func checkAllProducts(
-        m: Int, k: Int, n: Int, threads: Int, fences: [Bool], sourceLocation: SourceLocation = #_sourceLocation
+        m: Int, k: Int, n: Int, fences: [Bool], sourceLocation: SourceLocation = #_sourceLocation
     ) {
         var g = SeededGenerator(seed: UInt64(m * 1_000_000 + k * 1000 + n))
         let tolerance = 1e-6 * Float(k) + 1e-6
@@ -70,29 +127,30 @@ import Testing
             let fencedA = FencedFloats(a, atEnd: atEnd), fencedB = FencedFloats(b, atEnd: atEnd)
             let fencedBT = FencedFloats(bt, atEnd: atEnd), fencedAT = FencedFloats(at, atEnd: atEnd)
             let c = FencedFloats(start, atEnd: atEnd)
-            let size = "(m,k,n) = (\(m),\(k),\(n)), \(threads) threads"
+            let size = "(m,k,n) = (\(m),\(k),\(n))"
 
             for accumulate in [false, true] {
                 expected.assign(start)
                 c.assign(start)
-                Kernels.matmul(
-                    fencedA.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, accumulate: accumulate,
-                    threads: threads)
+                Kernels.matmul(fencedA.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, accumulate: accumulate)
                 ReferenceKernels.matmul(
                     a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
                 expectClose(c.tensor, expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
             }
 
             c.assign(start)
-            Kernels.matmulTransposedB(fencedA.pointer, fencedBT.pointer, into: c.pointer, m: m, k: k, n: n, threads: threads)
+            Kernels.matmulTransposedB(fencedA.pointer, fencedBT.pointer, into: c.pointer, m: m, k: k, n: n)
             ReferenceKernels.matmulTransposedB(a.pointer, bt.pointer, into: expected.pointer, m: m, k: k, n: n)
             expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedB \(size)", sourceLocation: sourceLocation)
 
-            c.assign(start)
-            expected.assign(start)
-            Kernels.matmulTransposedA(fencedAT.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, threads: threads)
-            ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
-            expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedA \(size)", sourceLocation: sourceLocation)
+            for accumulate in [false, true] {
+                c.assign(start)
+                if accumulate { expected.assign(start) } else { expected.fill(0) }
+                Kernels.matmulTransposedA(
+                    fencedAT.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, accumulate: accumulate)
+                ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
+                expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
+            }
         }
     }
 }

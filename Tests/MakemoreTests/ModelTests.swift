@@ -56,13 +56,16 @@ import Testing
     }
 
     /// The training model (fused backward, reused buffers) gives the step-by-step loss and the
-    /// step-by-step gradient of every parameter.
-    @Test(arguments: [1, 3])
-    func fusedModelMatchesStepByStep(layers: Int) throws {
+    /// step-by-step gradient of every parameter: with one feature block (5 features) and two
+    /// (70 features: 32 + 38), on one thread and on two.
+    @Test(arguments: [(1, 5, 1), (3, 5, 1), (1, 70, 1), (3, 70, 1), (1, 70, 2), (3, 70, 2)])
+    func fusedModelMatchesStepByStep(layers: Int, hidden: Int, threads: Int) throws {
         var config = Self.small
         config.hiddenLayers = layers
+        config.hiddenSize = hidden
         var g = SeededGenerator(seed: 11)
         let model = MLP<Double>(config: config, generator: &g)
+        model.threads = threads
         let (contexts, targets) = Self.batch(config, 7, &g)
         let pass = try StepByStep(parameters: model.parameters.copy(), config: config, contexts: contexts, targets: targets)
         let stepGradients = pass.backward()

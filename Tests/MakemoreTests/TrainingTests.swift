@@ -52,6 +52,31 @@ import Testing
         #expect(whole.log.truncated(toStep: 25) == first.log)
     }
 
+    /// Two threads split every step into feature blocks and batch rows: the run, its losses and its
+    /// dev losses are bit for bit those of one thread. Two feature blocks from 64 hidden features;
+    /// odd batch sizes leave the parts uneven rows.
+    @Test(arguments: [(64, 1, 8), (100, 3, 17)])
+    func twoThreadsTrainBitForBitLikeOne(hidden: Int, layers: Int, batch: Int) throws {
+        var config = Self.config
+        config.hiddenSize = hidden
+        config.hiddenLayers = layers
+        var options = Self.options(steps: 30)
+        options.batchSize = batch
+        var runs: [Trainer] = []
+        for threads in [1, 2] {
+            let trainer = try Trainer(config: config, options: options, splits: Self.splits, dataPath: nil)
+            trainer.model.threads = threads
+            try trainer.train()
+            trainer.calibrate()
+            runs.append(trainer)
+        }
+        for entry in runs[0].model.parameters.entries {
+            #expect(runs[1].model.parameters[entry.name].array == runs[0].model.parameters[entry.name].array, "\(entry.name)")
+        }
+        #expect(runs[1].log == runs[0].log)
+        #expect(runs[1].model.loss(on: Self.splits.dev) == runs[0].model.loss(on: Self.splits.dev))
+    }
+
     @Test func trainingLowersTheDevLoss() throws {
         let trainer = try Trainer(config: Self.config, options: Self.options(steps: 600), splits: Self.splits, dataPath: nil)
         let before = trainer.model.loss(on: Self.splits.dev)

@@ -91,8 +91,8 @@ public struct BatchNorm1d<T: Scalar> {
 
     /// The fused backward, the whole chain of the step-by-step one in one expression:
     ///
-    ///     dgain += Σ dout · xhat
-    ///     dbias += Σ dout
+    ///     dgain  = Σ dout · xhat
+    ///     dbias  = Σ dout
     ///     dx     = gain · invstd / n · (n · dout - Σ dout - n/(n-1) · xhat · Σ (dout · xhat))
     ///
     /// (sums over the batch; the n/(n-1) is Bessel's correction carried through).
@@ -113,8 +113,8 @@ public struct BatchNorm1d<T: Scalar> {
         // dx = a·dout - b - c·xhat with, per feature, a = gain·invstd, b = a/n · Σ dout,
         // c = a/(n-1) · Σ dout·xhat: the expression above multiplied out.
         for j in 0..<f {
-            dGain.pointer[j] += sumDXhat[j]
-            dBias.pointer[j] += sumDOut[j]
+            dGain.pointer[j] = sumDXhat[j]
+            dBias.pointer[j] = sumDOut[j]
             scale[j] = gain.pointer[j] * inverseStd.pointer[j]
             sumDOut[j] *= scale[j] / T(n)
             sumDXhat[j] *= scale[j] / T(n - 1)

@@ -1,5 +1,5 @@
 /// The model for training and use: the layers over one `ParameterTable`, run with the fused
-/// backward, reusing its activation buffers from step to step.
+/// backward (see `TrainingStep`), reusing its buffers from step to step.
 ///
 ///     embcat  = C[contexts]                         (n, block·embed)
 ///     for each block i:
@@ -14,8 +14,8 @@ public final class MLP<T: Scalar> {
     public let embedding: Embedding<T>
     public let blocks: [HiddenBlock]
     public let output: Linear<T>
-    /// Activations and gradients of the last training batch size.
-    private var trainingWorkspace: Workspace<T>?
+    /// The buffers of the last training batch size and number of threads.
+    private var trainingStep: TrainingStep<T>?
     /// Forward activations for evaluation, `evaluationRows` rows at a time (views of fewer rows
     /// serve a last, shorter chunk).
     private var evaluationWorkspace: Workspace<T>?
@@ -23,7 +23,8 @@ public final class MLP<T: Scalar> {
     /// Rows evaluated at a time: large enough to keep the products efficient, small enough to
     /// keep memory low.
     public static var evaluationRows: Int { 512 }
-    /// Threads the large matrix products may use.
+    /// Threads that training steps and evaluation may use together (see `TrainingStep`; the
+    /// evaluation splits the rows). Results do not depend on it, bit for bit.
     public var threads = 1
 
     /// One Linear -> BatchNorm1d -> Tanh block.
@@ -55,70 +56,61 @@ public final class MLP<T: Scalar> {
         self.init(config: config, parameters: .initialized(config, generator: &generator))
     }
 
-    private func trainingWorkspace(rows: Int) -> Workspace<T> {
-        if let trainingWorkspace, trainingWorkspace.rows == rows { return trainingWorkspace }
-        let created = Workspace<T>(config: config, rows: rows, withGradients: true)
-        trainingWorkspace = created
-        return created
-    }
 
-    /// Forward buffers for `rows <= evaluationRows` rows. The last view of fewer rows is kept, so
-    /// that sampling (one row at a time) does not build a new one per character.
-    private func evaluationWorkspace(rows: Int) -> Workspace<T> {
-        precondition(rows <= MLP.evaluationRows)
-        let full = evaluationWorkspace ?? Workspace<T>(config: config, rows: MLP.evaluationRows, withGradients: false)
-        evaluationWorkspace = full
-        if rows == full.rows { return full }
-        if let evaluationPrefix, evaluationPrefix.rows == rows { return evaluationPrefix }
-        let prefix = full.prefix(rows: rows)
-        evaluationPrefix = prefix
-        return prefix
+    /// Part `part` of `parts` of `0..<count`: contiguous blocks of whole vectors (8 floats), in order;
+    /// the last ones may be shorter or empty.
+    static func block(_ part: Int, of parts: Int, _ count: Int) -> Range<Int> {
+        let size = ((count + parts - 1) / parts + 7) / 8 * 8
+        return Swift.min(count, part * size)..<Swift.min(count, (part + 1) * size)
     }
 
     // MARK: Training
 
     /// One forward in training mode (batch statistics; running statistics updated) and the fused
-    /// backward. Gradients are zeroed first and hold this batch's afterwards. Returns the loss.
+    /// backward. Every gradient is written: afterwards they hold this batch's. Returns the loss.
     @discardableResult
     public func forwardBackward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
-        precondition(n >= 2, "batch-norm training needs at least two examples")
-        let w = trainingWorkspace(rows: n)
-        // Forward, keeping what the backward needs: each block's input, xhat, 1/std and output.
-        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
-        var x = w.embcat
-        for (block, b) in zip(blocks, w.blocks) {
-            block.linear.forward(x, into: b.hprebn, threads: threads)
-            block.batchNorm.forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
-            Tanh.forward(b.hpreact, into: b.h)
-            x = b.h
-        }
-        output.forward(x, into: w.logits, threads: threads)
-        let loss = CrossEntropy.forward(logits: w.logits, targets: targets, probs: w.probs)
+        step(rows: n).run(contexts: contexts, targets: targets, learningRate: nil)
+    }
 
-        // Backward, in reverse.
-        parameters.zeroGradients()
-        CrossEntropy.backward(probs: w.probs, targets: targets, dLogits: w.dLogits)
-        output.backward(x: x, dOut: w.dLogits, dX: w.blocks.last!.dH, threads: threads)
-        for index in blocks.indices.reversed() {
-            let block = blocks[index], b = w.blocks[index]
-            Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
-            block.batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, scratch: b.scratch)
-            let input = index > 0 ? w.blocks[index - 1].h : w.embcat
-            let dInput = index > 0 ? w.blocks[index - 1].dH : w.dEmbcat
-            block.linear.backward(x: input, dOut: b.dPrebn, dX: dInput, threads: threads)
-        }
-        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: w.dEmbcat)
-        return loss
+    /// `forwardBackward`, and the SGD update `p -= learningRate · dp` of every trainable parameter,
+    /// unless the loss is not finite (the parameters are then left as they were).
+    @discardableResult
+    public func trainingStep(
+        contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int, learningRate: T
+    ) -> T {
+        step(rows: n).run(contexts: contexts, targets: targets, learningRate: learningRate)
     }
 
     /// `forwardBackward` on a `Batch`.
     @discardableResult
     public func forwardBackward(_ batch: Batch) -> T {
-        batch.contexts.withUnsafeBufferPointer { contexts in
-            batch.targets.withUnsafeBufferPointer { targets in
-                forwardBackward(contexts: contexts.baseAddress!, targets: targets.baseAddress!, count: batch.count)
-            }
-        }
+        batch.withPointers { forwardBackward(contexts: $0, targets: $1, count: batch.count) }
+    }
+
+    /// `trainingStep` on a `Batch`.
+    @discardableResult
+    public func trainingStep(_ batch: Batch, learningRate: T) -> T {
+        batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
+    }
+
+    /// Threads a training step of this model actually uses: `threads`, but at most one per feature
+    /// block (two, or one for fewer than 64 hidden features; see `TrainingStep`).
+    public var parallelism: Int {
+        MLP.parallelism(threads: threads, config: config)
+    }
+
+    /// `parallelism` of a model of `config` given `threads`.
+    public static func parallelism(threads: Int, config: ModelConfig) -> Int {
+        Swift.max(1, Swift.min(threads, TrainingStep<T>.featureBlocks(hidden: config.hiddenSize)))
+    }
+
+    private func step(rows n: Int) -> TrainingStep<T> {
+        precondition(n >= 2, "batch-norm training needs at least two examples")
+        if let trainingStep, trainingStep.rows == n, trainingStep.parts == parallelism { return trainingStep }
+        let created = TrainingStep(model: self, rows: n)
+        trainingStep = created
+        return created
     }
 
     // MARK: Evaluation
@@ -126,21 +118,9 @@ public final class MLP<T: Scalar> {
     /// The logits of `n <= evaluationRows` contexts with batch-norm in evaluation mode (running
     /// statistics), written into the returned view, which is valid until the next call.
     public func logits(contexts: UnsafePointer<Int32>, count n: Int) -> Tensor<T> {
-        evaluationLogits(contexts: contexts, count: n).logits
-    }
-
-    private func evaluationLogits(contexts: UnsafePointer<Int32>, count n: Int) -> Workspace<T> {
         let w = evaluationWorkspace(rows: n)
-        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embcat)
-        var x = w.embcat
-        for (block, b) in zip(blocks, w.blocks) {
-            block.linear.forward(x, into: b.hprebn, threads: threads)
-            block.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
-            Tanh.forward(b.hpreact, into: b.h)
-            x = b.h
-        }
-        output.forward(x, into: w.logits, threads: threads)
-        return w
+        evaluationForward(contexts: contexts, workspace: w, through: blocks.count)
+        return w.logits
     }
 
     /// The mean cross-entropy over a whole data set, batch-norm in evaluation mode, in chunks.
@@ -153,8 +133,13 @@ public final class MLP<T: Scalar> {
                 var start = 0
                 while start < dataset.count {
                     let n = Swift.min(chunk, dataset.count - start)
-                    let w = evaluationLogits(contexts: contexts.baseAddress! + start * config.blockSize, count: n)
-                    total += Double(CrossEntropy.forward(logits: w.logits, targets: targets.baseAddress! + start, probs: w.probs)) * Double(n)
+                    let w = evaluationWorkspace(rows: n)
+                    evaluationForward(
+                        contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, through: blocks.count,
+                        targets: targets.baseAddress! + start)
+                    var chunkTotal: T = 0
+                    for i in 0..<n { chunkTotal += w.rowLosses[i] }
+                    total += Double(chunkTotal / T(n)) * Double(n)
                     start += n
                 }
             }
@@ -174,15 +159,8 @@ public final class MLP<T: Scalar> {
                 while start < dataset.count {
                     let n = Swift.min(chunk, dataset.count - start)
                     let w = evaluationWorkspace(rows: n)
-                    embedding.forward(contexts: contexts.baseAddress! + start * config.blockSize, blockSize: config.blockSize, into: w.embcat)
-                    var x = w.embcat
-                    for (earlier, b) in zip(blocks[..<index], w.blocks) {  // already calibrated
-                        earlier.linear.forward(x, into: b.hprebn, threads: threads)
-                        earlier.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
-                        Tanh.forward(b.hpreact, into: b.h)
-                        x = b.h
-                    }
-                    block.linear.forward(x, into: w.blocks[index].hprebn, threads: threads)
+                    // The blocks before this one are calibrated already.
+                    evaluationForward(contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, through: index)
                     let pre = w.blocks[index].hprebn
                     for i in 0..<n {
                         for j in 0..<h {
@@ -202,71 +180,89 @@ public final class MLP<T: Scalar> {
             }
         }
     }
+
+    /// Forward activations for `rows <= evaluationRows` rows. The last view of fewer rows is kept, so
+    /// that sampling (one row at a time) does not build a new one per character.
+    private func evaluationWorkspace(rows: Int) -> Workspace<T> {
+        precondition(rows <= MLP.evaluationRows)
+        let full = evaluationWorkspace ?? Workspace<T>(config: config, rows: MLP.evaluationRows)
+        evaluationWorkspace = full
+        if rows == full.rows { return full }
+        if let evaluationPrefix, evaluationPrefix.rows == rows { return evaluationPrefix }
+        let prefix = full.prefix(rows: rows)
+        evaluationPrefix = prefix
+        return prefix
+    }
+
+    /// The evaluation-mode forward of `w.rows` contexts into `w`: through the blocks before block
+    /// `count` and the Linear of block `count` (its `hprebn`, the input of its batch-norm), or the
+    /// whole model with the loss of each row when `count` is the number of blocks and `targets` are
+    /// given. Rows are independent in evaluation mode, so the `threads` parts take blocks of rows.
+    private func evaluationForward(
+        contexts: UnsafePointer<Int32>, workspace w: Workspace<T>, through count: Int, targets: UnsafePointer<Int32>? = nil
+    ) {
+        let n = w.rows, parts = n >= 64 ? Swift.max(1, threads) : 1  // a few rows: not worth sharing
+        WorkerTeam.shared.run(parts: parts) { part in
+            let rows = MLP.block(part, of: parts, n)
+            guard !rows.isEmpty else { return }
+            let part = parts == 1 ? w : w.rows(rows)
+            embedding.forward(contexts: contexts + rows.lowerBound * config.blockSize, blockSize: config.blockSize, into: part.embcat)
+            var x = part.embcat
+            for (index, (block, b)) in zip(blocks, part.blocks).enumerated() where index <= count {
+                block.linear.forward(x, into: b.hprebn)
+                guard index < count else { return }
+                block.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
+                Tanh.forward(b.hpreact, into: b.h)
+                x = b.h
+            }
+            output.forward(x, into: part.logits)
+            guard let targets else { return }
+            for i in 0..<rows.count {
+                part.rowLosses[i] = CrossEntropy.rowLoss(
+                    logits: part.logits, targets: targets + rows.lowerBound, probs: part.probs, row: i)
+            }
+        }
+    }
 }
 
-/// The activations (and, for training, their gradients) for a batch of `rows` examples,
-/// allocated once and reused by every step of that size.
+/// The forward activations of `rows` examples in evaluation mode, allocated once and reused.
 final class Workspace<T: Scalar> {
-    final class Block {
-        let hprebn, xhat, inverseStd, hpreact, h: Tensor<T>  // (n, hidden); inverseStd [hidden]
-        let dH, dPreact, dPrebn, scratch: Tensor<T>  // (n, hidden); scratch (3, hidden)
-
-        init(rows n: Int, features f: Int, withGradients: Bool) {
-            let gradientRows = withGradients ? n : 0
-            hprebn = Tensor(shape: [n, f])
-            xhat = Tensor(shape: [gradientRows, f])
-            inverseStd = Tensor(shape: [f])
-            hpreact = Tensor(shape: [n, f])
-            h = Tensor(shape: [n, f])
-            dH = Tensor(shape: [gradientRows, f])
-            dPreact = Tensor(shape: [gradientRows, f])
-            dPrebn = Tensor(shape: [gradientRows, f])
-            scratch = Tensor(shape: [3, f])
-        }
-
-        init(prefixOf block: Block, rows n: Int) {
-            func rows(_ t: Tensor<T>) -> Tensor<T> { t.rows == 0 ? t : t.prefix(rows: n) }
-            hprebn = rows(block.hprebn)
-            xhat = rows(block.xhat)
-            inverseStd = block.inverseStd
-            hpreact = rows(block.hpreact)
-            h = rows(block.h)
-            dH = rows(block.dH)
-            dPreact = rows(block.dPreact)
-            dPrebn = rows(block.dPrebn)
-            scratch = block.scratch
-        }
+    struct Block {
+        let hprebn, hpreact, h: Tensor<T>  // (n, hidden)
     }
 
     let rows: Int
-    let embcat, logits, probs: Tensor<T>  // (n, block·embed), (n, vocab), (n, vocab)
-    let dEmbcat, dLogits: Tensor<T>
+    let embcat, logits, probs, rowLosses: Tensor<T>  // (n, block·embed), (n, vocab), (n, vocab), (n, 1)
     let blocks: [Block]
 
-    init(config: ModelConfig, rows n: Int, withGradients: Bool) {
-        let gradientRows = withGradients ? n : 0
+    init(config: ModelConfig, rows n: Int) {
         rows = n
         embcat = Tensor(shape: [n, config.inputSize])
         logits = Tensor(shape: [n, config.vocabularySize])
         probs = Tensor(shape: [n, config.vocabularySize])
-        dEmbcat = Tensor(shape: [gradientRows, config.inputSize])
-        dLogits = Tensor(shape: [gradientRows, config.vocabularySize])
-        blocks = (0..<config.hiddenLayers).map { _ in Block(rows: n, features: config.hiddenSize, withGradients: withGradients) }
+        rowLosses = Tensor(shape: [n, 1])
+        blocks = (0..<config.hiddenLayers).map { _ in
+            Block(
+                hprebn: Tensor(shape: [n, config.hiddenSize]), hpreact: Tensor(shape: [n, config.hiddenSize]),
+                h: Tensor(shape: [n, config.hiddenSize]))
+        }
     }
 
-    /// The same buffers seen as their first `n` rows.
-    private init(prefixOf workspace: Workspace, rows n: Int) {
-        func rows(_ t: Tensor<T>) -> Tensor<T> { t.rows == 0 ? t : t.prefix(rows: n) }
-        self.rows = n
-        embcat = rows(workspace.embcat)
-        logits = rows(workspace.logits)
-        probs = rows(workspace.probs)
-        dEmbcat = rows(workspace.dEmbcat)
-        dLogits = rows(workspace.dLogits)
-        blocks = workspace.blocks.map { Block(prefixOf: $0, rows: n) }
+    /// The same buffers seen as their rows `range`.
+    private init(rowsOf workspace: Workspace, _ range: Range<Int>) {
+        rows = range.count
+        embcat = workspace.embcat.rows(range)
+        logits = workspace.logits.rows(range)
+        probs = workspace.probs.rows(range)
+        rowLosses = workspace.rowLosses.rows(range)
+        blocks = workspace.blocks.map { Block(hprebn: $0.hprebn.rows(range), hpreact: $0.hpreact.rows(range), h: $0.h.rows(range)) }
+    }
+
+    func rows(_ range: Range<Int>) -> Workspace {
+        Workspace(rowsOf: self, range)
     }
 
     func prefix(rows n: Int) -> Workspace {
-        Workspace(prefixOf: self, rows: n)
+        rows(0..<n)
     }
 }

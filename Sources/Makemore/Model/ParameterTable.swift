@@ -3,7 +3,8 @@
 ///
 /// The one table drives zeroing, the SGD update, checkpoints, exports and gradient checks,
 /// so nothing is kept in step by hand. Trainable parameters come first, so an update is one
-/// loop over `values[0..<trainableCount]`.
+/// loop over `values[0..<trainableCount]` (the few elements of padding between tensors included:
+/// they stay zero).
 public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     public struct Entry: Sendable {
         public let spec: ParameterSpec
@@ -16,9 +17,14 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     public let entries: [Entry]
     public let values: TensorStorage<T>
     public let gradients: TensorStorage<T>
-    /// Number of trainable elements, stored first.
+    /// The end of the trainable tensors, which are stored first: `values[0..<trainableCount]`.
     public let trainableCount: Int
     private let indexByName: [String: Int]
+
+    /// Elements between the starts of consecutive tensors are a multiple of this: each tensor starts
+    /// on a 128-byte boundary (for `Float`), like the storage itself. Threads that update different
+    /// tensors, or blocks of one that start on such a boundary, then never write the same cache line.
+    public static var alignment: Int { 32 }
 
     /// A zero-filled table for `specs`, which list trainable parameters first.
     public init(specs: [ParameterSpec]) {
@@ -26,10 +32,11 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         var offset = 0
         var trainableCount = 0
         for spec in specs {
+            offset = (offset + Self.alignment - 1) / Self.alignment * Self.alignment
             entries.append(Entry(spec: spec, offset: offset))
             offset += spec.shape.reduce(1, *)
             if spec.isTrainable {
-                precondition(trainableCount == entries.last!.offset, "trainable parameters must come first")
+                precondition(entries.dropLast().allSatisfy(\.spec.isTrainable), "trainable parameters must come first")
                 trainableCount = offset
             }
         }
@@ -62,10 +69,11 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         gradients.base.update(repeating: 0, count: gradients.count)
     }
 
-    /// `p -= learningRate * dp` for every trainable parameter.
-    public func sgdStep(learningRate: T) {
+    /// `p -= learningRate * dp` for every trainable parameter, or for the trainable elements
+    /// `elements` of the table.
+    public func sgdStep(learningRate: T, elements: Range<Int>? = nil) {
         let p = values.base, dp = gradients.base
-        for i in 0..<trainableCount { p[i] -= learningRate * dp[i] }
+        for i in elements ?? 0..<trainableCount { p[i] -= learningRate * dp[i] }
     }
 
     /// An independent table with the same values in another scalar type.

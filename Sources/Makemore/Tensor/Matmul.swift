@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Matrix products on row-major storage, in the three forms a Linear layer needs:
@@ -8,69 +7,82 @@ import Foundation
 ///     weight gradient    dW   += xᵀ @ dout      matmulTransposedA   (k,m)ᵀ @ (k,n)
 ///
 /// `Float` products run on the register-blocked SIMD kernels of `FloatMatmul`, other scalars on
-/// plain loops. `threads` splits a large `Float` product (about a million multiply-adds or more)
-/// over that many threads; smaller ones, and other scalars, run on the calling thread.
-/// `c` must not overlap `a` or `b`.
+/// plain loops, all on the calling thread (`TrainingStep` shares a step's products between
+/// threads). Leading dimensions (`lda`, `ldb`, `ldc`) let a product read or write a block of a
+/// wider matrix in place. `c` must not overlap `a` or `b`.
 /// Each has a plain reference in `ReferenceKernels`, held equal by the tests.
 public enum Kernels {
     /// `c (m,n) = a (m,k) @ b (k,n)`, or `c += a @ b` when `accumulate`.
+    ///
+    /// `ldb` and `ldc` are the distances between rows of `b` and `c` (`n` unless given), so that a
+    /// block of columns of a wider matrix can be read or written in place.
     public static func matmul<T: Scalar>(
         _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
-        m: Int, k: Int, n: Int, accumulate: Bool = false, threads: Int = 1
+        m: Int, k: Int, n: Int, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = false
     ) {
+        let ldb = ldb ?? n, ldc = ldc ?? n
         if T.self == Float.self {
             FloatMatmul.matmul(
-                floats(a), floats(b), into: floats(c), m: m, k: k, n: n, accumulate: accumulate, threads: threads)
+                floats(a), floats(b), into: floats(c), m: m, k: k, n: n, ldb: ldb, ldc: ldc, accumulate: accumulate)
             return
         }
-        if !accumulate { c.update(repeating: 0, count: m * n) }
         // i-p-j order: the inner loop runs along contiguous rows of b and c.
         for i in 0..<m {
-            let cRow = c + i * n
+            let cRow = c + i * ldc
+            if !accumulate { cRow.update(repeating: 0, count: n) }
             for p in 0..<k {
                 let aip = a[i * k + p]
-                let bRow = b + p * n
+                let bRow = b + p * ldb
                 for j in 0..<n { cRow[j] += aip * bRow[j] }
             }
         }
     }
 
-    /// `c (m,n) = a (m,k) @ bᵀ` where `b` is stored `(n,k)`.
+    /// `c (m,n) = a (m,k) @ bᵀ`, or `c += a @ bᵀ` when `accumulate`, where `b` is stored `(n,k)` with
+    /// rows `ldb` apart (`k` unless given); rows of `c` are `ldc` apart (`n` unless given).
     public static func matmulTransposedB<T: Scalar>(
         _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
-        m: Int, k: Int, n: Int, threads: Int = 1
+        m: Int, k: Int, n: Int, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = false
     ) {
+        let ldb = ldb ?? k, ldc = ldc ?? n
         if T.self == Float.self {
-            FloatMatmul.matmulTransposedB(floats(a), floats(b), into: floats(c), m: m, k: k, n: n, threads: threads)
+            FloatMatmul.matmulTransposedB(
+                floats(a), floats(b), into: floats(c), m: m, k: k, n: n, ldb: ldb, ldc: ldc, accumulate: accumulate)
             return
         }
         // Each element is a dot product of two contiguous rows.
         for i in 0..<m {
             let aRow = a + i * k
             for j in 0..<n {
-                let bRow = b + j * k
-                var sum: T = 0
+                let bRow = b + j * ldb
+                var sum: T = accumulate ? c[i * ldc + j] : 0
                 for p in 0..<k { sum += aRow[p] * bRow[p] }
-                c[i * n + j] = sum
+                c[i * ldc + j] = sum
             }
         }
     }
 
-    /// `c (m,n) += aᵀ @ b` where `a` is stored `(k,m)` and `b` is `(k,n)`.
+    /// `c (m,n) += aᵀ @ b`, or `c = aᵀ @ b` unless `accumulate`, where `a` is stored `(k,m)` with rows
+    /// `lda` apart (`m` unless given), and `b` is `(k,n)`; rows of `b` and `c` are `ldb` and `ldc`
+    /// apart (`n` unless given).
     public static func matmulTransposedA<T: Scalar>(
         _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, into c: UnsafeMutablePointer<T>,
-        m: Int, k: Int, n: Int, threads: Int = 1
+        m: Int, k: Int, n: Int, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = true
     ) {
+        let lda = lda ?? m, ldb = ldb ?? n, ldc = ldc ?? n
         if T.self == Float.self {
-            FloatMatmul.matmulTransposedA(floats(a), floats(b), into: floats(c), m: m, k: k, n: n, threads: threads)
+            FloatMatmul.matmulTransposedA(
+                floats(a), floats(b), into: floats(c), m: m, k: k, n: n, lda: lda, ldb: ldb, ldc: ldc,
+                accumulate: accumulate)
             return
         }
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         for p in 0..<k {
-            let aRow = a + p * m
-            let bRow = b + p * n
+            let aRow = a + p * lda
+            let bRow = b + p * ldb
             for i in 0..<m {
                 let api = aRow[i]
-                let cRow = c + i * n
+                let cRow = c + i * ldc
                 for j in 0..<n { cRow[j] += api * bRow[j] }
             }
         }
@@ -111,10 +123,6 @@ enum FloatMatmul {
     /// Products with fewer columns than this run on plain loops.
     static let vectorWidth = Vector.scalarCount
 
-    /// Products with at least this many multiply-adds are split over `threads`: about 20 µs of work,
-    /// well above the cost of waking a helper thread.
-    static let threadingThreshold = 1 << 20
-
     /// Steps of the shared dimension per packed panel: 256 × 32 floats are 32 KiB, an L1 cache.
     static let depthBlock = 256
 
@@ -125,104 +133,54 @@ enum FloatMatmul {
 
     // MARK: Products
 
-    /// `c (m,n) = a (m,k) @ b (k,n)`, or `+=` when `accumulate`.
+    /// `c (m,n) = a (m,k) @ b (k,n)`, or `+=` when `accumulate`; rows of `b`, `c` are `ldb`, `ldc` apart.
     static func matmul(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
-        m: Int, k: Int, n: Int, accumulate: Bool, threads: Int
+        m: Int, k: Int, n: Int, ldb: Int, ldc: Int, accumulate: Bool
     ) {
         guard m > 0, n > 0 else { return }
+        let left = Left(pointer: a, rowStride: k, depthStride: 1)
         guard k > 0, n >= vectorWidth else {
-            return narrowMatmul(a, rowStride: k, depthStride: 1, b, into: c, m: m, k: k, n: n, accumulate: accumulate)
+            return narrowMatmul(left, b, ldb: ldb, into: c, ldc: ldc, m: m, k: k, n: n, accumulate: accumulate)
         }
-        Product(form: .matmul(accumulate: accumulate), a: a, b: b, c: c, m: m, k: k, n: n).run(threads: threads)
+        multiply(left, .rows(b, stride: ldb), into: c, cStride: ldc, m: m, k: k, n: n, accumulate: accumulate)
     }
 
-    /// `c (m,n) += aᵀ @ b` where `a` is stored `(k,m)`.
+    /// `c (m,n) (+)= aᵀ @ b` where `a` is stored `(k,m)` with rows `lda` apart.
     static func matmulTransposedA(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
-        m: Int, k: Int, n: Int, threads: Int
+        m: Int, k: Int, n: Int, lda: Int, ldb: Int, ldc: Int, accumulate: Bool
     ) {
-        guard m > 0, n > 0, k > 0 else { return }
-        guard n >= vectorWidth else {
-            return narrowMatmul(a, rowStride: 1, depthStride: m, b, into: c, m: m, k: k, n: n, accumulate: true)
+        guard m > 0, n > 0 else { return }
+        let left = Left(pointer: a, rowStride: 1, depthStride: lda)
+        guard k > 0, n >= vectorWidth else {
+            return narrowMatmul(left, b, ldb: ldb, into: c, ldc: ldc, m: m, k: k, n: n, accumulate: accumulate)
         }
-        Product(form: .transposedA, a: a, b: b, c: c, m: m, k: k, n: n).run(threads: threads)
+        multiply(left, .rows(b, stride: ldb), into: c, cStride: ldc, m: m, k: k, n: n, accumulate: accumulate)
     }
 
-    /// `c (m,n) = a (m,k) @ bᵀ` where `b` is stored `(n,k)`.
+    /// `c (m,n) (+)= a (m,k) @ bᵀ` where `b` is stored `(n,k)` with rows `ldb` apart.
     static func matmulTransposedB(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
-        m: Int, k: Int, n: Int, threads: Int
+        m: Int, k: Int, n: Int, ldb: Int, ldc: Int, accumulate: Bool
     ) {
         guard m > 0, n > 0 else { return }
         guard k > 0, n >= vectorWidth else {
-            return narrowMatmulTransposedB(a, b, into: c, m: m, k: k, n: n)
+            return narrowMatmulTransposedB(a, b, ldb: ldb, into: c, ldc: ldc, m: m, k: k, n: n, accumulate: accumulate)
         }
-        Product(form: .transposedB, a: a, b: b, c: c, m: m, k: k, n: n).run(threads: threads)
-    }
-
-    /// One of the three products, as plain data that any thread can run on a range of rows of `c`.
-    struct Product: @unchecked Sendable {
-        enum Form {
-            /// `c (+)= a @ b`.
-            case matmul(accumulate: Bool)
-            /// `c += aᵀ @ b`, `a` stored `(k,m)`.
-            case transposedA
-            /// `c = a @ bᵀ`, `b` stored `(n,k)`.
-            case transposedB
-        }
-
-        var form: Form
-        var a: UnsafePointer<Float>
-        var b: UnsafePointer<Float>
-        var c: UnsafeMutablePointer<Float>
-        var m: Int
-        var k: Int
-        var n: Int
-
-        /// All of `c`: on the calling thread, or in up to `threads` parts of whole 8-row tiles at
-        /// once when the product has at least `threadingThreshold` multiply-adds.
-        func run(threads: Int) {
-            let parts = min(threads, (m + 7) / 8)
-            if parts > 1, m * n * k >= threadingThreshold, HelperThreads.shared.run(self, parts: parts) { return }
-            run(rows: 0..<m)
-        }
-
-        /// The rows of `c` that part `part` of `parts` computes (possibly none).
-        func rows(part: Int, of parts: Int) -> Range<Int> {
-            let rowsPerPart = ((m + parts - 1) / parts + 7) / 8 * 8
-            return min(m, part * rowsPerPart)..<min(m, (part + 1) * rowsPerPart)
-        }
-
-        /// Rows `rows` of `c`.
-        func run(rows: Range<Int>) {
-            guard !rows.isEmpty else { return }
-            let row = rows.lowerBound
-            switch form {
-            case .matmul(let accumulate):
-                multiply(
-                    Left(pointer: a + row * k, rowStride: k, depthStride: 1), .rows(b), into: c + row * n,
-                    m: rows.count, k: k, n: n, accumulate: accumulate)
-            case .transposedA:
-                multiply(
-                    Left(pointer: a + row, rowStride: 1, depthStride: m), .rows(b), into: c + row * n,
-                    m: rows.count, k: k, n: n, accumulate: true)
-            case .transposedB:
-                multiply(
-                    Left(pointer: a + row * k, rowStride: k, depthStride: 1), .transposed(b), into: c + row * n,
-                    m: rows.count, k: k, n: n, accumulate: false)
-            }
-        }
+        multiply(
+            Left(pointer: a, rowStride: k, depthStride: 1), .transposed(b, stride: ldb), into: c, cStride: ldc,
+            m: m, k: k, n: n, accumulate: accumulate)
     }
 
     // MARK: Blocking
 
     /// How the right operand `(k,n)` is stored.
     enum RightOperand {
-        /// Row-major `(k,n)`.
-        case rows(UnsafePointer<Float>)
-        /// Its transpose, row-major `(n,k)`.
-        case transposed(UnsafePointer<Float>)
+        /// Row-major `(k,n)`, rows `stride` apart.
+        case rows(UnsafePointer<Float>, stride: Int)
+        /// Its transpose, row-major `(n,k)`, rows `stride` apart.
+        case transposed(UnsafePointer<Float>, stride: Int)
     }
 
     /// `c (m,n) (+)= A (m,k) @ B (k,n)`, the left operand read in place, the right one by panels.
@@ -232,14 +190,14 @@ enum FloatMatmul {
     /// tile's `(block, width)` panel of `b` is packed contiguously (once, and reused by every row: it
     /// stays in L1) and then swept over all rows (whose block of `a` stays in L2).
     static func multiply(
-        _ left: Left, _ right: RightOperand, into c: UnsafeMutablePointer<Float>,
+        _ left: Left, _ right: RightOperand, into c: UnsafeMutablePointer<Float>, cStride: Int,
         m: Int, k: Int, n: Int, accumulate: Bool
     ) {
-        if case .rows(let b) = right, m < packingRows || k * n < packingCount {
+        if case .rows(let b, let stride) = right, m < packingRows || k * n < packingCount {
             forEachColumnTile(n: n) { tile in
                 sweep(
-                    tile, left, Right(pointer: b + tile.column, stride: n, offsets: tile.offsets),
-                    into: c + tile.column, cStride: n, m: m, depth: k, accumulate: accumulate)
+                    tile, left, Right(pointer: b + tile.column, stride: stride, offsets: tile.offsets),
+                    into: c + tile.column, cStride: cStride, m: m, depth: k, accumulate: accumulate)
             }
             return
         }
@@ -251,65 +209,16 @@ enum FloatMatmul {
                 pointer: left.pointer + depth * left.depthStride, rowStride: left.rowStride, depthStride: left.depthStride)
             forEachColumnTile(n: n) { tile in
                 switch right {
-                case .rows(let b):
-                    packRows(b + depth * n + tile.column, stride: n, depth: steps, tile: tile, into: panel)
-                case .transposed(let b):
-                    packTransposed(b + tile.column * k + depth, rowStride: k, depth: steps, tile: tile, into: panel)
+                case .rows(let b, let stride):
+                    packRows(b + depth * stride + tile.column, stride: stride, depth: steps, tile: tile, into: panel)
+                case .transposed(let b, let stride):
+                    packTransposed(b + tile.column * stride + depth, rowStride: stride, depth: steps, tile: tile, into: panel)
                 }
                 sweep(
                     tile, block, Right(pointer: panel, stride: tile.width, offsets: Tile.packedOffsets),
-                    into: c + tile.column, cStride: n, m: m, depth: steps, accumulate: accumulate || depth > 0)
+                    into: c + tile.column, cStride: cStride, m: m, depth: steps, accumulate: accumulate || depth > 0)
             }
             depth += steps
-        }
-    }
-
-    // MARK: Threads
-
-    /// Threads that run the parts of parallel products: started on first use, then parked on a
-    /// semaphore between products, so that a parallel product allocates nothing.
-    final class HelperThreads: @unchecked Sendable {
-        static let shared = HelperThreads()
-
-        /// Held by the product using the helpers.
-        private let busy = NSLock()
-        /// Signalled by each helper when its part is done.
-        private let finished = DispatchSemaphore(value: 0)
-        private var helpers: [Helper] = []
-
-        /// Runs `product` in `parts` parts, the first on the calling thread, and returns true; returns
-        /// false, running nothing, while another thread's product is using the helpers.
-        func run(_ product: Product, parts: Int) -> Bool {
-            guard busy.try() else { return false }
-            defer { busy.unlock() }
-            while helpers.count < parts - 1 { helpers.append(Helper(finished: finished)) }
-            for part in 1..<parts { helpers[part - 1].start(product, rows: product.rows(part: part, of: parts)) }
-            product.run(rows: product.rows(part: 0, of: parts))
-            for _ in 1..<parts { finished.wait() }
-            return true
-        }
-
-        /// One thread, waiting for rows of a product to run.
-        final class Helper: @unchecked Sendable {
-            private var product: Product?
-            private var rows = 0..<0
-            private let wake = DispatchSemaphore(value: 0)
-
-            init(finished: DispatchSemaphore) {
-                Thread { [self] in
-                    while true {
-                        wake.wait()
-                        product?.run(rows: rows)
-                        finished.signal()
-                    }
-                }.start()
-            }
-
-            func start(_ product: Product, rows: Range<Int>) {
-                self.product = product
-                self.rows = rows
-                wake.signal()
-            }
         }
     }
 
@@ -512,6 +421,15 @@ enum FloatMatmul {
         #endif
     }
 
+    /// The same for one `Float`.
+    @inline(__always) static func multiplyAdd(_ sum: Float, _ x: Float, _ y: Float) -> Float {
+        #if MAKEMORE_FMA || arch(arm64)
+        sum.addingProduct(x, y)
+        #else
+        sum + x * y
+        #endif
+    }
+
     /// `c[r][v] (+)= Σp a(r, p) · b(p, v)` for 8 rows × 3 vectors: 24 accumulators, each step 3 loads
     /// of `b`, 8 broadcasts of `a` and 24 multiply-adds; 28 vector registers in all.
     ///
@@ -642,31 +560,34 @@ enum FloatMatmul {
 
     // MARK: Narrow products
 
-    /// `c (+)= A @ b` with `A(i,p) = a[i·rowStride + p·depthStride]`, for `n` under one vector.
+    /// `c (+)= A @ b` for `n` under one vector. Each element is summed as in the vector kernels (in
+    /// order along the shared dimension, with `multiplyAdd`), so a block of columns gets the same
+    /// values whichever way it is computed.
     static func narrowMatmul(
-        _ a: UnsafePointer<Float>, rowStride: Int, depthStride: Int, _ b: UnsafePointer<Float>,
-        into c: UnsafeMutablePointer<Float>, m: Int, k: Int, n: Int, accumulate: Bool
+        _ a: Left, _ b: UnsafePointer<Float>, ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+        m: Int, k: Int, n: Int, accumulate: Bool
     ) {
-        if !accumulate { c.update(repeating: 0, count: m * n) }
         for i in 0..<m {
-            let cRow = c + i * n
+            let cRow = c + i * ldc
+            if !accumulate { cRow.update(repeating: 0, count: n) }
             for p in 0..<k {
-                let aip = a[i * rowStride + p * depthStride]
-                let bRow = b + p * n
-                for j in 0..<n { cRow[j] += aip * bRow[j] }
+                let aip = a.pointer[i * a.rowStride + p * a.depthStride]
+                let bRow = b + p * ldb
+                for j in 0..<n { cRow[j] = multiplyAdd(cRow[j], aip, bRow[j]) }
             }
         }
     }
 
-    /// `c = a @ bᵀ` by dot products, for `n` under one vector.
+    /// `c = a @ bᵀ` by dot products, for `n` under one vector, summed as the vector kernels sum.
     static func narrowMatmulTransposedB(
-        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, m: Int, k: Int, n: Int
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+        m: Int, k: Int, n: Int, accumulate: Bool
     ) {
         for i in 0..<m {
             for j in 0..<n {
-                var sum: Float = 0
-                for p in 0..<k { sum += a[i * k + p] * b[j * k + p] }
-                c[i * n + j] = sum
+                var sum: Float = accumulate ? c[i * ldc + j] : 0
+                for p in 0..<k { sum = multiplyAdd(sum, a[i * k + p], b[j * ldb + p]) }
+                c[i * ldc + j] = sum
             }
         }
     }

@@ -6,8 +6,12 @@ public final class TensorStorage<T>: @unchecked Sendable {
     public let base: UnsafeMutablePointer<T>
     public let count: Int
 
+    /// Storage starts on a 128-byte boundary (a pair of cache lines, which processors fetch
+    /// together), so that parts of a step writing separate tensors never share a line.
     public init(count: Int, repeating value: T) {
-        base = .allocate(capacity: Swift.max(count, 1))
+        base = UnsafeMutableRawPointer.allocate(
+            byteCount: Swift.max(count, 1) * MemoryLayout<T>.stride, alignment: Swift.max(128, MemoryLayout<T>.alignment)
+        ).bindMemory(to: T.self, capacity: Swift.max(count, 1))
         base.initialize(repeating: value, count: Swift.max(count, 1))
         self.count = count
     }
@@ -84,6 +88,18 @@ public struct Tensor<T: Scalar>: @unchecked Sendable {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count, "cannot view \(shape) as \(newShape)")
         return Tensor(shape: newShape, storage: storage, offset: offset)
+    }
+
+    /// A vector view of elements `range` (in row-major order).
+    public func slice(_ range: Range<Int>) -> Tensor {
+        precondition(range.upperBound <= count, "elements \(range) of \(shape)")
+        return Tensor(shape: [range.count], storage: storage, offset: offset + range.lowerBound)
+    }
+
+    /// A view of rows `range` of a matrix.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(shape.count == 2 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
+        return Tensor(shape: [range.count, shape[1]], storage: storage, offset: offset + range.lowerBound * shape[1])
     }
 
     /// A view of the first `n` rows of a matrix.

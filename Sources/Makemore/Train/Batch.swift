@@ -34,4 +34,11 @@ public struct Batch: Sendable {
             }
         }
     }
+
+    /// Calls `body` with pointers to the contexts and the targets.
+    func withPointers<R>(_ body: (UnsafePointer<Int32>, UnsafePointer<Int32>) -> R) -> R {
+        contexts.withUnsafeBufferPointer { contexts in
+            targets.withUnsafeBufferPointer { targets in body(contexts.baseAddress!, targets.baseAddress!) }
+        }
+    }
 }

@@ -79,14 +79,13 @@ public final class Trainer {
         while step < options.steps {
             if shouldStop() { return .stopped }
             batch.refill(from: splits.train, using: &generator)
-            let loss = model.forwardBackward(batch)
+            let learningRate = options.learningRate(atStep: step)
+            let loss = model.trainingStep(batch, learningRate: Float(learningRate))
             guard loss.isFinite else {
                 throw MakemoreError(
                     "the training loss became \(loss) at step \(step + 1); training stopped and the last checkpoint is kept; "
                         + "try a smaller --lr")
             }
-            let learningRate = options.learningRate(atStep: step)
-            model.parameters.sgdStep(learningRate: Float(learningRate))
             step += 1
             log.append(step: step, learningRate: learningRate, loss: loss)
             try observe(.step(step, loss: loss))

@@ -1,0 +1,277 @@
+/// One training step of an `MLP` (forward in training mode, fused backward, optionally the SGD
+/// update) for a batch of `rows` examples, run by up to two threads.
+///
+/// The mathematics is that of the layers (Layers/); this type decides who computes what, so that
+/// threads share the work without sharing memory they write: on this kind of machine moving a
+/// cache line between cores costs more than the arithmetic that filled it.
+///
+/// The hidden features of every block are cut into `featureBlocks` blocks (two, unless the layer
+/// is narrow). Feature block `b` has its own activations and gradients, `(rows, width)` tensors,
+/// and owns the parameters that act on its features: the columns `f` of each hidden Linear
+/// (`W[:, f]`, `b[f]`), its batch-norm's `gain[f]`, `bias[f]` and running statistics, and the
+/// rows `f` of the output Linear. Each thread (a part) takes whole feature blocks, and computes
+/// and updates what its blocks own. The phases, with a wait for all parts after each:
+///
+///     forward, block i   per feature block f: hprebn = x @ W[:, f] + b[f]; batch-norm; tanh;
+///                        on the last block, its share of the logits, h[:, f] @ W_out[f, :]
+///     output             per rows of the batch: logits = b_out + the shares in block order;
+///                        softmax, loss and dlogits of each row
+///     backward, block i  per feature block f: dh[:, f] (from dlogits, or the sum of the shares
+///                        left by the block above); tanh; batch-norm; db[f];
+///                        dW[:, f] = xᵀ @ dhprebn[:, f]; this block's share of dx, dhprebn[:, f] @ W[:, f]ᵀ
+///     (calling thread)   dembcat = the sum of the shares; its scatter into dC
+///
+/// Sums over the hidden features are formed as shares per feature block added in block order,
+/// and nothing else depends on the split, so every number is the same for one thread or two.
+/// With a learning rate, each parameter is updated by its owner right after its last use.
+final class TrainingStep<T: Scalar> {
+    let rows: Int
+    let parts: Int
+    let config: ModelConfig
+    let embedding: Embedding<T>
+    let layers: [MLP<T>.HiddenBlock]
+    let output: Linear<T>
+
+    /// The features of each feature block; the batch rows (output phase) and the rows of the first
+    /// Linear's weight (last phase) of each part.
+    let features: [Range<Int>]
+    let batchRows: [Range<Int>]
+    let inputs: [Range<Int>]
+    /// Per feature block, per hidden layer: activations, gradients, and the batch-norm of those features.
+    let buffers: [[Buffers]]
+    let batchNorms: [[BatchNorm1d<T>]]
+    /// Per part: the embeddings of the batch, which each part gathers for itself.
+    let embcats: [Tensor<T>]
+    /// Per feature block: its share of the logits `(rows, vocab)` and of `dembcat` `(rows, inputs)`.
+    let logitShares: [Tensor<T>]
+    let embcatShares: [Tensor<T>]
+    /// `dhShares[i % 2][b][c]`: from layer i > 0, feature block b's share of the gradient of layer
+    /// i - 1's features in block c, `(rows, width of c)`. Two sets, since layer i - 1 writes its
+    /// own shares while it reads those of layer i.
+    let dhShares: [[[Tensor<T>]]]
+    let logits, probs, dLogits, rowLosses, dEmbcat: Tensor<T>
+
+    /// Feature blocks of a hidden layer of `hidden` features: two, unless it is narrow.
+    static func featureBlocks(hidden: Int) -> Int {
+        hidden >= 64 ? 2 : 1
+    }
+
+    /// Where two feature blocks meet: near the middle, at a multiple of 32 features, so that in the
+    /// parameter table (whose tensors start on 128-byte boundaries) the vectors `b`, `gain`, ... and
+    /// the rows of the weights are cut on cache-line boundaries.
+    static func featureSplit(hidden: Int) -> Int {
+        Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
+    }
+
+    /// One hidden layer's activations and gradients, for the features of one feature block.
+    final class Buffers {
+        let hprebn, xhat, hpreact, h, dH, dPreact, dPrebn: Tensor<T>  // (rows, width)
+        let inverseStd, scratch: Tensor<T>  // [width], (3, width)
+
+        init(rows n: Int, width: Int) {
+            hprebn = Tensor(shape: [n, width])
+            xhat = Tensor(shape: [n, width])
+            hpreact = Tensor(shape: [n, width])
+            h = Tensor(shape: [n, width])
+            dH = Tensor(shape: [n, width])
+            dPreact = Tensor(shape: [n, width])
+            dPrebn = Tensor(shape: [n, width])
+            inverseStd = Tensor(shape: [width])
+            scratch = Tensor(shape: [3, width])
+        }
+    }
+
+    init(model: MLP<T>, rows n: Int) {
+        let config = model.config
+        let blockCount = TrainingStep.featureBlocks(hidden: config.hiddenSize)
+        let parts = model.parallelism
+        self.rows = n
+        self.parts = parts
+        self.config = config
+        embedding = model.embedding
+        layers = model.blocks
+        output = model.output
+        let split = TrainingStep.featureSplit(hidden: config.hiddenSize)
+        features = blockCount == 1 ? [0..<config.hiddenSize] : [0..<split, split..<config.hiddenSize]
+        batchRows = (0..<parts).map { MLP<T>.block($0, of: parts, n) }
+        inputs = (0..<parts).map { MLP<T>.block($0, of: parts, config.inputSize) }
+        buffers = features.map { f in model.blocks.map { _ in Buffers(rows: n, width: f.count) } }
+        batchNorms = features.map { f in
+            model.blocks.map { layer in
+                let bn = layer.batchNorm
+                return BatchNorm1d(
+                    gain: bn.gain.slice(f), bias: bn.bias.slice(f), runningMean: bn.runningMean.slice(f),
+                    runningVariance: bn.runningVariance.slice(f), dGain: bn.dGain.slice(f), dBias: bn.dBias.slice(f),
+                    epsilon: bn.epsilon, momentum: bn.momentum)
+            }
+        }
+        embcats = (0..<parts).map { _ in Tensor(shape: [n, config.inputSize]) }
+        logitShares = features.map { _ in Tensor(shape: [n, config.vocabularySize]) }
+        embcatShares = features.map { _ in Tensor(shape: [n, config.inputSize]) }
+        let features = features
+        dhShares = (0..<2).map { _ in
+            features.map { _ in config.hiddenLayers > 1 ? features.map { Tensor(shape: [n, $0.count]) } : [] }
+        }
+        logits = Tensor(shape: [n, config.vocabularySize])
+        probs = Tensor(shape: [n, config.vocabularySize])
+        dLogits = Tensor(shape: [n, config.vocabularySize])
+        rowLosses = Tensor(shape: [n])
+        dEmbcat = blockCount == 1 ? embcatShares[0] : Tensor(shape: [n, config.inputSize])
+    }
+
+    /// The feature blocks of part `part`.
+    private func blocks(of part: Int) -> StrideTo<Int> {
+        stride(from: part, to: features.count, by: parts)
+    }
+
+    /// Runs the step on `contexts (rows, blockSize)` and `targets [rows]`; returns the mean loss.
+    /// Updates the parameters when given a learning rate and the loss is finite.
+    func run(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, learningRate: T?) -> T {
+        let team = WorkerTeam.shared
+        for layer in layers.indices {
+            team.run(parts: parts) { part in
+                if layer == 0 { embedding.forward(contexts: contexts, blockSize: config.blockSize, into: embcats[part]) }
+                for block in blocks(of: part) { forward(layer: layer, block: block, part: part) }
+            }
+        }
+        team.run(parts: parts) { part in outputRows(part: part, targets: targets) }
+        var total: T = 0
+        for i in 0..<rows { total += rowLosses[i] }
+        let learningRate = total.isFinite ? learningRate : nil
+
+        Linear.sumRows(dLogits.pointer, rows: rows, columns: config.vocabularySize, into: output.dBias.pointer)
+        if let learningRate { SGD.step(output.bias, output.dBias, learningRate: learningRate) }
+        for layer in layers.indices.reversed() {
+            team.run(parts: parts) { part in
+                for block in blocks(of: part) { backward(layer: layer, block: block, part: part, learningRate: learningRate) }
+            }
+        }
+        team.run(parts: parts) { part in last(part: part, contexts: contexts, learningRate: learningRate) }
+        return total / T(rows)
+    }
+
+    // MARK: Phases
+
+    private func forward(layer: Int, block: Int, part: Int) {
+        let f = features[block], hidden = config.hiddenSize, b = buffers[block][layer]
+        let linear = layers[layer].linear
+        for i in 0..<rows { (b.hprebn.pointer + i * f.count).update(from: linear.bias.pointer + f.lowerBound, count: f.count) }
+        if layer == 0 {
+            Kernels.matmul(
+                embcats[part].pointer, linear.weight.pointer + f.lowerBound, into: b.hprebn.pointer,
+                m: rows, k: config.inputSize, n: f.count, ldb: hidden, ldc: f.count, accumulate: true)
+        } else {
+            for (other, g) in features.enumerated() {  // x @ W[:, f], one feature block of x after the other
+                Kernels.matmul(
+                    buffers[other][layer - 1].h.pointer, linear.weight.pointer + g.lowerBound * hidden + f.lowerBound,
+                    into: b.hprebn.pointer, m: rows, k: g.count, n: f.count, ldb: hidden, ldc: f.count, accumulate: true)
+            }
+        }
+        batchNorms[block][layer].forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
+        Tanh.forward(b.hpreact, into: b.h)
+        if layer == layers.count - 1 {
+            let v = config.vocabularySize
+            Kernels.matmul(
+                b.h.pointer, output.weight.pointer + f.lowerBound * v, into: logitShares[block].pointer,
+                m: rows, k: f.count, n: v)
+        }
+    }
+
+    private func outputRows(part: Int, targets: UnsafePointer<Int32>) {
+        let r = batchRows[part], v = config.vocabularySize
+        for i in r {
+            let row = logits.pointer + i * v
+            row.update(from: output.bias.pointer, count: v)
+            for share in logitShares {
+                let shareRow = share.pointer + i * v
+                for j in 0..<v { row[j] += shareRow[j] }
+            }
+            rowLosses[i] = CrossEntropy.rowLoss(logits: logits, targets: targets, probs: probs, row: i)
+        }
+        CrossEntropy.backward(probs: probs, targets: targets, dLogits: dLogits, rows: r)
+    }
+
+    private func backward(layer: Int, block: Int, part: Int, learningRate: T?) {
+        let f = features[block], hidden = config.hiddenSize, b = buffers[block][layer]
+        // dh[:, f], and the rows f of the weight of the layer above: dW_above[f, :] = h[:, f]ᵀ @ dout_above.
+        if layer == layers.count - 1 {
+            let v = config.vocabularySize
+            Kernels.matmulTransposedB(
+                dLogits.pointer, output.weight.pointer + f.lowerBound * v, into: b.dH.pointer, m: rows, k: v, n: f.count)
+            Kernels.matmulTransposedA(
+                b.h.pointer, dLogits.pointer, into: output.dWeight.pointer + f.lowerBound * v, m: f.count, k: rows, n: v,
+                accumulate: false)
+            if let learningRate {
+                SGD.step(output.weight, output.dWeight, learningRate: learningRate, elements: f.lowerBound * v..<f.upperBound * v)
+            }
+        } else {
+            // The shares of every feature block of the layer above, in block order.
+            let shares = dhShares[(layer + 1) % 2]
+            b.dH.pointer.update(from: shares[0][block].pointer, count: b.dH.count)
+            for share in shares.dropFirst() { add(share[block], into: b.dH) }
+            let above = layers[layer + 1]
+            for (other, g) in features.enumerated() {
+                Kernels.matmulTransposedA(
+                    b.h.pointer, buffers[other][layer + 1].dPrebn.pointer,
+                    into: above.linear.dWeight.pointer + f.lowerBound * hidden + g.lowerBound,
+                    m: f.count, k: rows, n: g.count, ldc: hidden, accumulate: false)
+            }
+            if let learningRate {
+                SGD.step(
+                    above.linear.weight, above.linear.dWeight, learningRate: learningRate,
+                    elements: f.lowerBound * hidden..<f.upperBound * hidden)
+            }
+        }
+        let batchNorm = batchNorms[block][layer], linear = layers[layer].linear
+        Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
+        batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, scratch: b.scratch)
+        Linear.sumRows(b.dPrebn.pointer, rows: rows, columns: f.count, into: linear.dBias.pointer + f.lowerBound)
+        if let learningRate {
+            SGD.step(batchNorm.gain, batchNorm.dGain, learningRate: learningRate)
+            SGD.step(batchNorm.bias, batchNorm.dBias, learningRate: learningRate)
+            SGD.step(linear.bias, linear.dBias, learningRate: learningRate, elements: f)
+        }
+        // This block's share of the gradient of the layer's input, dhprebn[:, f] @ W[:, f]ᵀ, for the
+        // embeddings or for each feature block of the layer below.
+        if layer == 0 {
+            Kernels.matmulTransposedB(
+                b.dPrebn.pointer, linear.weight.pointer + f.lowerBound, into: embcatShares[block].pointer,
+                m: rows, k: f.count, n: config.inputSize, ldb: hidden)
+        } else {
+            for (other, g) in features.enumerated() {
+                Kernels.matmulTransposedB(
+                    b.dPrebn.pointer, linear.weight.pointer + g.lowerBound * hidden + f.lowerBound,
+                    into: dhShares[layer % 2][block][other].pointer, m: rows, k: f.count, n: g.count, ldb: hidden)
+            }
+        }
+    }
+
+    /// Rows `inputs[part]` of the first Linear's weight: `dW1[r, :] = embcat[:, r]ᵀ @ dhprebn`, and their
+    /// update. Part 0 then gathers `dembcat`, scatters it into dC and updates C.
+    private func last(part: Int, contexts: UnsafePointer<Int32>, learningRate: T?) {
+        let r = inputs[part], hidden = config.hiddenSize, first = layers[0].linear
+        for (block, g) in features.enumerated() where !r.isEmpty {
+            Kernels.matmulTransposedA(
+                embcats[part].pointer + r.lowerBound, buffers[block][0].dPrebn.pointer,
+                into: first.dWeight.pointer + r.lowerBound * hidden + g.lowerBound,
+                m: r.count, k: rows, n: g.count, lda: config.inputSize, ldc: hidden, accumulate: false)
+        }
+        if let learningRate {
+            SGD.step(first.weight, first.dWeight, learningRate: learningRate, elements: r.lowerBound * hidden..<r.upperBound * hidden)
+        }
+        guard part == 0 else { return }
+        if features.count > 1 {
+            dEmbcat.pointer.update(from: embcatShares[0].pointer, count: dEmbcat.count)
+            for share in embcatShares.dropFirst() { add(share, into: dEmbcat) }
+        }
+        embedding.dTable.fill(0)
+        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: dEmbcat)
+        if let learningRate { SGD.step(embedding.table, embedding.dTable, learningRate: learningRate) }
+    }
+
+    /// `total += share`, element by element.
+    private func add(_ share: Tensor<T>, into total: Tensor<T>) {
+        let s = share.pointer, t = total.pointer
+        for i in 0..<total.count { t[i] += s[i] }
+    }
+}

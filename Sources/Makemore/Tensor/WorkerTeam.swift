@@ -1,0 +1,97 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Threads that run the parts of a training step together: `run(parts:)` hands part 0 to the
+/// calling thread and the others to helpers, and returns when all are done.
+///
+/// A step of the lecture's model is tens of microseconds, split into a handful of phases; waking
+/// a parked thread costs about as much as a phase. So a helper spins on an atomic counter while
+/// work keeps coming, and parks on a semaphore only after `spinLimit` idle checks (about 0.1 ms):
+/// between steps it is ready at once, between runs it sleeps.
+///
+/// One team serves the process. A caller that finds it busy (another thread's model is using
+/// it) runs its parts itself, one after the other: every user of the team computes the same
+/// result however its parts are run.
+final class WorkerTeam: @unchecked Sendable {
+    static let shared = WorkerTeam()
+
+    /// Idle checks before a helper parks.
+    static let spinLimit = 100_000
+
+    private let busy = Atomic<Bool>(false)
+    /// Bumped once per `run`: a helper that sees a new value takes part `index + 1` of `job`.
+    private let generation = Atomic<Int>(0)
+    /// Helpers still working on the current job.
+    private let remaining = Atomic<Int>(0)
+    /// The job of the current generation, and its number of parts.
+    private var job: ((Int) -> Void)?
+    private var parts = 1
+    /// Grown, never shrunk, by `run` while it holds `busy`. Every helper answers every job, the
+    /// ones past its parts with nothing.
+    private var helpers: [Helper] = []
+
+    /// Runs `body(0)`, ..., `body(parts - 1)`, on `parts` threads at once when the team is free,
+    /// else one after the other on the calling thread.
+    func run(parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            for part in 0..<parts { body(part) }
+            return
+        }
+        defer { busy.store(false, ordering: .releasing) }
+        while helpers.count < parts - 1 {
+            helpers.append(Helper(team: self, index: helpers.count, generation: generation.load(ordering: .relaxed)))
+        }
+        withoutActuallyEscaping(body) { body in
+            job = body
+            self.parts = parts
+            remaining.store(helpers.count, ordering: .relaxed)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            for helper in helpers where helper.sleeping.load(ordering: .sequentiallyConsistent) {
+                helper.wake.signal()
+            }
+            body(0)
+            while remaining.load(ordering: .acquiring) != 0 {}
+            job = nil
+        }
+    }
+
+    /// One helper thread: takes part `index + 1` of each job with more parts than that.
+    final class Helper: @unchecked Sendable {
+        let sleeping = Atomic<Bool>(false)
+        let wake = DispatchSemaphore(value: 0)
+
+        /// A helper that takes the jobs after `generation`.
+        init(team: WorkerTeam, index: Int, generation: Int) {
+            let thread = Thread { [self] in loop(team: team, index: index, seen: generation) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+
+        private func loop(team: WorkerTeam, index: Int, seen: Int) {
+            var seen = seen
+            while true {
+                var idle = 0
+                while team.generation.load(ordering: .acquiring) == seen {
+                    idle += 1
+                    guard idle >= WorkerTeam.spinLimit else { continue }
+                    // Park; `run` signals after bumping the generation if it sees `sleeping`.
+                    sleeping.store(true, ordering: .sequentiallyConsistent)
+                    if team.generation.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
+                    sleeping.store(false, ordering: .relaxed)
+                    idle = 0
+                }
+                seen += 1  // `run` waits for every helper before the next job
+                if index + 1 < team.parts { team.runPart(index + 1) }
+                team.remaining.subtract(1, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Runs one part of the current job. Not inlined, so that the helper's reference to the job
+    /// ends before it reports the part done.
+    @inline(never)
+    private func runPart(_ part: Int) {
+        job?(part)
+    }
+}
