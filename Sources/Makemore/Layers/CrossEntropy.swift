@@ -8,26 +8,45 @@ public enum CrossEntropy {
     public static func forward<T: Scalar>(
         logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>
     ) -> T {
+        let n = logits.rows
+        let losses = UnsafeMutablePointer<T>.allocate(capacity: n)
+        defer { losses.deallocate() }
+        forward(logits: logits, targets: targets, probs: probs, rows: 0..<n, losses: losses)
         var total: T = 0
-        for i in 0..<logits.rows { total += rowLoss(logits: logits, targets: targets, probs: probs, row: i) }
-        return total / T(logits.rows)
+        for i in 0..<n { total += losses[i] }
+        return total / T(n)
     }
 
-    /// Writes row `i` of `probs = softmax(logits)` and returns `-log probs[i][targets[i]]`.
+    /// Writes rows `rows` of `probs = softmax(logits)` and `losses[i] = -log probs[i][targets[i]]`
+    /// for `i` in `rows`.
     ///
     /// The row maximum is subtracted before `exp` so that it cannot overflow; the loss of a row
     /// is `log Σ exp(z - max) - (z[target] - max)`, which stays finite when a probability
-    /// underflows to zero.
-    @inline(__always)
-    public static func rowLoss<T: Scalar>(logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>, row i: Int) -> T {
+    /// underflows to zero. The shifted rows are exponentiated in one pass over the block of rows,
+    /// which keeps the vector lanes full when a row (27 letters) is not a multiple of their width.
+    public static func forward<T: Scalar>(
+        logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>, rows: Range<Int>,
+        losses: UnsafeMutablePointer<T>
+    ) {
         let v = logits.columns
-        let z = logits.pointer + i * v, p = probs.pointer + i * v
-        var maximum = z[0]
-        for j in 1..<v where z[j] > maximum { maximum = z[j] }
-        let sum = T.exp(z, minus: maximum, into: p, count: v)
-        let inverse = 1 / sum
-        for j in 0..<v { p[j] *= inverse }
-        return T.log(sum) - (z[Int(targets[i])] - maximum)
+        guard !rows.isEmpty else { return }
+        for i in rows {
+            let z = logits.pointer + i * v, p = probs.pointer + i * v
+            var maximum = z[0]
+            for j in 1..<v where z[j] > maximum { maximum = z[j] }
+            for j in 0..<v { p[j] = z[j] - maximum }
+            losses[i] = -p[Int(targets[i])]
+        }
+        let block = probs.pointer + rows.lowerBound * v
+        _ = T.exp(block, minus: 0, into: block, count: rows.count * v)
+        for i in rows {
+            let p = probs.pointer + i * v
+            var sum: T = 0
+            for j in 0..<v { sum += p[j] }
+            let inverse = 1 / sum
+            for j in 0..<v { p[j] *= inverse }
+            losses[i] += T.log(sum)
+        }
     }
 
     /// `dlogits = (probs - onehot(targets)) / n`, on all rows or on `rows`; `n` is the batch size,

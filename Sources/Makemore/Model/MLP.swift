@@ -16,6 +16,8 @@ public final class MLP<T: Scalar> {
     public let output: Linear<T>
     /// The buffers of the last training batch size and number of threads.
     private var trainingStep: TrainingStep<T>?
+    /// The parts of an evaluation pass.
+    private lazy var evaluation = Evaluation(model: self)
     /// Forward activations for evaluation, `evaluationRows` rows at a time (views of fewer rows
     /// serve a last, shorter chunk).
     private var evaluationWorkspace: Workspace<T>?
@@ -201,26 +203,47 @@ public final class MLP<T: Scalar> {
     private func evaluationForward(
         contexts: UnsafePointer<Int32>, workspace w: Workspace<T>, through count: Int, targets: UnsafePointer<Int32>? = nil
     ) {
-        let n = w.rows, parts = n >= 64 ? Swift.max(1, threads) : 1  // a few rows: not worth sharing
-        WorkerTeam.shared.run(parts: parts) { part in
+        evaluation.contexts = contexts
+        evaluation.workspace = w
+        evaluation.count = count
+        evaluation.targets = targets
+        let parts = w.rows >= 64 ? Swift.max(1, threads) : 1  // a few rows: not worth sharing
+        WorkerTeam.shared.run(parts: parts, evaluation, task: parts)
+        evaluation.workspace = nil
+    }
+
+    /// The parts of `evaluationForward`: each takes a block of the rows through the model.
+    private final class Evaluation: TeamWork {
+        unowned let model: MLP
+        var contexts: UnsafePointer<Int32>?
+        var workspace: Workspace<T>?
+        var count = 0
+        var targets: UnsafePointer<Int32>?
+
+        init(model: MLP) { self.model = model }
+
+        /// Part `part` of `parts` (the task). Specialized for helper threads, as `TrainingStep.run(task:part:)`.
+        @_specialize(where T == Float)
+        func run(task parts: Int, part: Int) {
+            guard let workspace, let contexts else { return }
+            let config = model.config, n = workspace.rows
             let rows = MLP.block(part, of: parts, n)
             guard !rows.isEmpty else { return }
-            let part = parts == 1 ? w : w.rows(rows)
-            embedding.forward(contexts: contexts + rows.lowerBound * config.blockSize, blockSize: config.blockSize, into: part.embcat)
-            var x = part.embcat
-            for (index, (block, b)) in zip(blocks, part.blocks).enumerated() where index <= count {
+            let w = parts == 1 ? workspace : workspace.rows(rows)
+            model.embedding.forward(contexts: contexts + rows.lowerBound * config.blockSize, blockSize: config.blockSize, into: w.embcat)
+            var x = w.embcat
+            for (index, (block, b)) in zip(model.blocks, w.blocks).enumerated() where index <= count {
                 block.linear.forward(x, into: b.hprebn)
                 guard index < count else { return }
                 block.batchNorm.forwardEvaluation(b.hprebn, into: b.hpreact)
                 Tanh.forward(b.hpreact, into: b.h)
                 x = b.h
             }
-            output.forward(x, into: part.logits)
+            model.output.forward(x, into: w.logits)
             guard let targets else { return }
-            for i in 0..<rows.count {
-                part.rowLosses[i] = CrossEntropy.rowLoss(
-                    logits: part.logits, targets: targets + rows.lowerBound, probs: part.probs, row: i)
-            }
+            CrossEntropy.forward(
+                logits: w.logits, targets: targets + rows.lowerBound, probs: w.probs, rows: 0..<rows.count,
+                losses: w.rowLosses.pointer)
         }
     }
 }

@@ -24,7 +24,7 @@
 /// Sums over the hidden features are formed as shares per feature block added in block order,
 /// and nothing else depends on the split, so every number is the same for one thread or two.
 /// With a learning rate, each parameter is updated by its owner right after its last use.
-final class TrainingStep<T: Scalar> {
+final class TrainingStep<T: Scalar>: TeamWork {
     let rows: Int
     let parts: Int
     let config: ModelConfig
@@ -124,30 +124,59 @@ final class TrainingStep<T: Scalar> {
         stride(from: part, to: features.count, by: parts)
     }
 
+    /// The phases, as `WorkerTeam` tasks.
+    private enum Phase: Int {
+        case forward, output, backward, last
+    }
+
+    /// What the parts of the running step read: set by `run` before each phase.
+    private var contexts: UnsafePointer<Int32>?
+    private var targets: UnsafePointer<Int32>?
+    private var learningRate: T?
+    private var layer = 0
+
     /// Runs the step on `contexts (rows, blockSize)` and `targets [rows]`; returns the mean loss.
     /// Updates the parameters when given a learning rate and the loss is finite.
     func run(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, learningRate: T?) -> T {
         let team = WorkerTeam.shared
+        self.contexts = contexts
+        self.targets = targets
+        self.learningRate = nil
         for layer in layers.indices {
-            team.run(parts: parts) { part in
-                if layer == 0 { embedding.forward(contexts: contexts, blockSize: config.blockSize, into: embcats[part]) }
-                for block in blocks(of: part) { forward(layer: layer, block: block, part: part) }
-            }
+            self.layer = layer
+            team.run(parts: parts, self, task: Phase.forward.rawValue)
         }
-        team.run(parts: parts) { part in outputRows(part: part, targets: targets) }
+        team.run(parts: parts, self, task: Phase.output.rawValue)
         var total: T = 0
         for i in 0..<rows { total += rowLosses[i] }
         let learningRate = total.isFinite ? learningRate : nil
+        self.learningRate = learningRate
 
         Linear.sumRows(dLogits.pointer, rows: rows, columns: config.vocabularySize, into: output.dBias.pointer)
         if let learningRate { SGD.step(output.bias, output.dBias, learningRate: learningRate) }
         for layer in layers.indices.reversed() {
-            team.run(parts: parts) { part in
-                for block in blocks(of: part) { backward(layer: layer, block: block, part: part, learningRate: learningRate) }
-            }
+            self.layer = layer
+            team.run(parts: parts, self, task: Phase.backward.rawValue)
         }
-        team.run(parts: parts) { part in last(part: part, contexts: contexts, learningRate: learningRate) }
+        team.run(parts: parts, self, task: Phase.last.rawValue)
         return total / T(rows)
+    }
+
+    /// Helper threads reach this through the `TeamWork` witness, which is generic code; the
+    /// specialization makes them run the `Float` code the calling thread runs.
+    @_specialize(where T == Float)
+    func run(task: Int, part: Int) {
+        switch Phase(rawValue: task)! {
+        case .forward:
+            if layer == 0 { embedding.forward(contexts: contexts!, blockSize: config.blockSize, into: embcats[part]) }
+            for block in blocks(of: part) { forward(layer: layer, block: block, part: part) }
+        case .output:
+            outputRows(part: part, targets: targets!)
+        case .backward:
+            for block in blocks(of: part) { backward(layer: layer, block: block, part: part, learningRate: learningRate) }
+        case .last:
+            last(part: part, contexts: contexts!, learningRate: learningRate)
+        }
     }
 
     // MARK: Phases
@@ -155,7 +184,11 @@ final class TrainingStep<T: Scalar> {
     private func forward(layer: Int, block: Int, part: Int) {
         let f = features[block], hidden = config.hiddenSize, b = buffers[block][layer]
         let linear = layers[layer].linear
-        for i in 0..<rows { (b.hprebn.pointer + i * f.count).update(from: linear.bias.pointer + f.lowerBound, count: f.count) }
+        let bias = linear.bias.pointer + f.lowerBound
+        for i in 0..<rows {
+            let row = b.hprebn.pointer + i * f.count
+            for j in 0..<f.count { row[j] = bias[j] }
+        }
         if layer == 0 {
             Kernels.matmul(
                 embcats[part].pointer, linear.weight.pointer + f.lowerBound, into: b.hprebn.pointer,
@@ -181,13 +214,13 @@ final class TrainingStep<T: Scalar> {
         let r = batchRows[part], v = config.vocabularySize
         for i in r {
             let row = logits.pointer + i * v
-            row.update(from: output.bias.pointer, count: v)
+            for j in 0..<v { row[j] = output.bias.pointer[j] }
             for share in logitShares {
                 let shareRow = share.pointer + i * v
                 for j in 0..<v { row[j] += shareRow[j] }
             }
-            rowLosses[i] = CrossEntropy.rowLoss(logits: logits, targets: targets, probs: probs, row: i)
         }
+        CrossEntropy.forward(logits: logits, targets: targets, probs: probs, rows: r, losses: rowLosses.pointer)
         CrossEntropy.backward(probs: probs, targets: targets, dLogits: dLogits, rows: r)
     }
 

@@ -13,6 +13,14 @@ import Synchronization
 /// One team serves the process. A caller that finds it busy (another thread's model is using
 /// it) runs its parts itself, one after the other: every user of the team computes the same
 /// result however its parts are run.
+///
+/// Work is an object and a task number rather than a closure: handing a closure to another
+/// thread means making it escaping, which allocates, and a training step allocates nothing.
+/// What a `WorkerTeam` runs: `run(task:part:)` for every part of a task.
+protocol TeamWork: AnyObject {
+    func run(task: Int, part: Int)
+}
+
 final class WorkerTeam: @unchecked Sendable {
     static let shared = WorkerTeam()
 
@@ -24,36 +32,37 @@ final class WorkerTeam: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     /// Helpers still working on the current job.
     private let remaining = Atomic<Int>(0)
-    /// The job of the current generation, and its number of parts.
-    private var job: ((Int) -> Void)?
+    /// The work of the current generation (kept alive by the caller of `run`, which waits), its
+    /// task and its number of parts.
+    private unowned(unsafe) var work: (any TeamWork)?
+    private var task = 0
     private var parts = 1
     /// Grown, never shrunk, by `run` while it holds `busy`. Every helper answers every job, the
     /// ones past its parts with nothing.
     private var helpers: [Helper] = []
 
-    /// Runs `body(0)`, ..., `body(parts - 1)`, on `parts` threads at once when the team is free,
-    /// else one after the other on the calling thread.
-    func run(parts: Int, _ body: (Int) -> Void) {
+    /// Runs `work.run(task: task, part: p)` for `p` in `0..<parts`, on `parts` threads at once when
+    /// the team is free, else one after the other on the calling thread.
+    func run(parts: Int, _ work: any TeamWork, task: Int) {
         guard parts > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for part in 0..<parts { body(part) }
+            for part in 0..<parts { work.run(task: task, part: part) }
             return
         }
         defer { busy.store(false, ordering: .releasing) }
         while helpers.count < parts - 1 {
             helpers.append(Helper(team: self, index: helpers.count, generation: generation.load(ordering: .relaxed)))
         }
-        withoutActuallyEscaping(body) { body in
-            job = body
-            self.parts = parts
-            remaining.store(helpers.count, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            for helper in helpers where helper.sleeping.load(ordering: .sequentiallyConsistent) {
-                helper.wake.signal()
-            }
-            body(0)
-            while remaining.load(ordering: .acquiring) != 0 {}
-            job = nil
+        self.work = work
+        self.task = task
+        self.parts = parts
+        remaining.store(helpers.count, ordering: .relaxed)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        for helper in helpers where helper.sleeping.load(ordering: .sequentiallyConsistent) {
+            helper.wake.signal()
         }
+        work.run(task: task, part: 0)
+        while remaining.load(ordering: .acquiring) != 0 {}
+        self.work = nil
     }
 
     /// One helper thread: takes part `index + 1` of each job with more parts than that.
@@ -82,16 +91,9 @@ final class WorkerTeam: @unchecked Sendable {
                     idle = 0
                 }
                 seen += 1  // `run` waits for every helper before the next job
-                if index + 1 < team.parts { team.runPart(index + 1) }
+                if index + 1 < team.parts { team.work?.run(task: team.task, part: index + 1) }
                 team.remaining.subtract(1, ordering: .releasing)
             }
         }
-    }
-
-    /// Runs one part of the current job. Not inlined, so that the helper's reference to the job
-    /// ends before it reports the part done.
-    @inline(never)
-    private func runPart(_ part: Int) {
-        job?(part)
     }
 }
