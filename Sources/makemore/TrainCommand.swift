@@ -59,7 +59,7 @@ struct TrainCommand: ParsableCommand {
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
-        trainer.model.threads = output.threads
+        let threads = output.threads.apply(to: trainer)
         let options = trainer.options
         let config = trainer.model.config
         let resuming = output.resume ? ", resuming at step \(trainer.step)" : ""
@@ -68,7 +68,7 @@ struct TrainCommand: ParsableCommand {
             ("split", describe(trainer.splits)),
             ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
-            ("threads", "\(trainer.model.parallelism)"),
+            ("threads", threads),
             ("lr", options.learningRateDecayStep < options.steps
                 ? "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"
                 : "\(options.learningRate) (no decay before step \(options.steps))"),
@@ -95,6 +95,10 @@ struct TrainCommand: ParsableCommand {
             throw error
         }
         progress.finish(at: trainer.step)
+        if let tuner = trainer.threadTuner {
+            let counts = zip(tuner.candidates, tuner.stepsByCandidate).map { "\($1) steps on \($0)" }
+            print("threads: " + counts.joined(separator: ", "))
+        }
         if outcome == .stopped {
             try directory.save(trainer.checkpoint(), log: trainer.log)
             print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(output.out)")
@@ -128,12 +132,55 @@ struct RunOptions: ParsableArguments {
     var resume = false
     @Flag(help: "Replace a run already in --out instead of refusing.")
     var overwrite = false
-    @Option(help: "Threads that share each step, 1 or 2; the results are the same, bit for bit.")
-    var threads = 1
+    @Option(help: """
+        Threads that share each step: a number (2 at most are used), or auto: 1 or 2, whichever \
+        runs faster, measured as training goes. The results are the same, bit for bit.
+        """)
+    var threads: Threads = .auto
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+}
+
+/// `--threads`: a number, or `auto`.
+enum Threads: ExpressibleByArgument, CustomStringConvertible {
+    case auto
+    case count(Int)
+
+    init?(argument: String) {
+        if argument == "auto" {
+            self = .auto
+        } else if let count = Int(argument), count >= 1 {
+            self = .count(count)
+        } else {
+            return nil
+        }
+    }
+
+    static var defaultValueDescription: String { "auto" }
+
+    var description: String {
+        switch self {
+        case .auto: "auto"
+        case .count(let count): "\(count)"
+        }
+    }
+
+    /// Sets up `trainer` and returns the line to print.
+    func apply(to trainer: Trainer) -> String {
+        let most = Swift.min(2, ProcessInfo.processInfo.activeProcessorCount)
+        switch self {
+        case .count(let count):
+            trainer.model.threads = count
+            return "\(trainer.model.parallelism)"
+        case .auto:
+            trainer.model.threads = most
+            let candidates = Array(1...trainer.model.parallelism)
+            guard candidates.count > 1 else { return "1" }
+            trainer.threadTuner = ThreadTuner(candidates: candidates, period: trainer.options.evaluationInterval)
+            return "1 or 2, whichever runs faster (timed after each dev evaluation)"
+        }
     }
 }
 

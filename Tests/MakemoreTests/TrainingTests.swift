@@ -57,24 +57,48 @@ import Testing
     /// odd batch sizes leave the parts uneven rows.
     @Test(arguments: [(64, 1, 8), (100, 3, 17)])
     func twoThreadsTrainBitForBitLikeOne(hidden: Int, layers: Int, batch: Int) throws {
+        // 400 names: a dev split of about 300 examples still has chunks of more than 64 rows,
+        // which the evaluation shares between the threads.
+        let words = try WordList.bundledNames()
+        let splits = try Splits(words: WordList(words: Array(words.words.prefix(400))), blockSize: 3)
         var config = Self.config
         config.hiddenSize = hidden
         config.hiddenLayers = layers
         var options = Self.options(steps: 30)
         options.batchSize = batch
+        options.evaluationInterval = 30
         var runs: [Trainer] = []
-        for threads in [1, 2] {
-            let trainer = try Trainer(config: config, options: options, splits: Self.splits, dataPath: nil)
+        for threads in [1, 2, 0] {  // 0: chosen as it goes, switching every few steps
+            let trainer = try Trainer(config: config, options: options, splits: splits, dataPath: nil)
             trainer.model.threads = threads
+            if threads == 0 { trainer.threadTuner = ThreadTuner(candidates: [1, 2], probeSteps: 3, period: 7) }
             try trainer.train()
             trainer.calibrate()
             runs.append(trainer)
         }
-        for entry in runs[0].model.parameters.entries {
-            #expect(runs[1].model.parameters[entry.name].array == runs[0].model.parameters[entry.name].array, "\(entry.name)")
+        for run in runs.dropFirst() {
+            for entry in runs[0].model.parameters.entries {
+                #expect(run.model.parameters[entry.name].array == runs[0].model.parameters[entry.name].array, "\(entry.name)")
+            }
+            #expect(run.log == runs[0].log)
+            #expect(run.model.loss(on: splits.dev) == runs[0].model.loss(on: splits.dev))
         }
-        #expect(runs[1].log == runs[0].log)
-        #expect(runs[1].model.loss(on: Self.splits.dev) == runs[0].model.loss(on: Self.splits.dev))
+        #expect(runs[2].threadTuner!.stepsByCandidate.allSatisfy { $0 > 0 })
+    }
+
+    /// The tuner times each candidate for `probeSteps` steps at the start of every period (and
+    /// after a restart), then keeps one of them.
+    @Test func threadTunerProbesEachCandidateThenKeepsOne() {
+        var tuner = ThreadTuner(candidates: [1, 2], probeSteps: 2, period: 7)
+        let first = (0..<7).map { _ in tuner.threadsForNextStep() }
+        #expect(Array(first.prefix(4)) == [1, 1, 2, 2])
+        #expect(Set(first.suffix(3)).count == 1 && [1, 2].contains(first[4]))
+        #expect(Array((0..<4).map { _ in tuner.threadsForNextStep() }) == [1, 1, 2, 2], "a new period probes again")
+        _ = tuner.threadsForNextStep()
+        #expect(tuner.threadsForNextStep(restart: true) == 1)
+        #expect(tuner.stepsByCandidate.reduce(0, +) == 13)
+        var single = ThreadTuner(candidates: [1], probeSteps: 2, period: 4)
+        #expect((0..<6).map { _ in single.threadsForNextStep() } == [1, 1, 1, 1, 1, 1])
     }
 
     @Test func trainingLowersTheDevLoss() throws {

@@ -1,25 +1,29 @@
 /// One training step of an `MLP` (forward in training mode, fused backward, optionally the SGD
-/// update) for a batch of `rows` examples, run by up to two threads.
+/// update) for a batch of `rows` examples, run by one thread or two.
 ///
 /// The mathematics is that of the layers (Layers/); this type decides who computes what, so that
-/// threads share the work without sharing memory they write: on this kind of machine moving a
-/// cache line between cores costs more than the arithmetic that filled it.
+/// two threads share the work without writing to the same memory: moving a cache line that both
+/// write between two cores costs more than the arithmetic on it. (Reading what the other thread
+/// wrote in an earlier phase is cheap: the processor streams it.)
 ///
-/// The hidden features of every block are cut into `featureBlocks` blocks (two, unless the layer
-/// is narrow). Feature block `b` has its own activations and gradients, `(rows, width)` tensors,
-/// and owns the parameters that act on its features: the columns `f` of each hidden Linear
-/// (`W[:, f]`, `b[f]`), its batch-norm's `gain[f]`, `bias[f]` and running statistics, and the
-/// rows `f` of the output Linear. Each thread (a part) takes whole feature blocks, and computes
-/// and updates what its blocks own. The phases, with a wait for all parts after each:
+/// The features of every hidden layer are cut into `featureBlocks` blocks (two, unless the layer
+/// is narrow), at a multiple of 32 features. Feature block `f` has its own activations and
+/// gradients, `(rows, width)` tensors, and owns the parameters on its side of the cut: `b[f]`,
+/// batch-norm's `gain[f]`, `bias[f]` and running statistics, the rows `f` of the weight of the
+/// Linear that reads the layer (`W_next[f, :]`, `W_out[f, :]`). Rows and vectors cut at 32
+/// elements start on cache-line boundaries in the parameter table. The first Linear's weight
+/// (inputs × hidden) is cut by its rows instead. Each thread (a part) takes whole feature blocks
+/// and computes and updates what they own. The phases, with a wait for all parts after each:
 ///
-///     forward, block i   per feature block f: hprebn = x @ W[:, f] + b[f]; batch-norm; tanh;
-///                        on the last block, its share of the logits, h[:, f] @ W_out[f, :]
+///     forward, layer i   per feature block f: hprebn = x @ W[:, f] + b[f]; batch-norm; tanh;
+///                        in the last layer, f's share of the logits, h[:, f] @ W_out[f, :]
 ///     output             per rows of the batch: logits = b_out + the shares in block order;
 ///                        softmax, loss and dlogits of each row
-///     backward, block i  per feature block f: dh[:, f] (from dlogits, or the sum of the shares
-///                        left by the block above); tanh; batch-norm; db[f];
-///                        dW[:, f] = xᵀ @ dhprebn[:, f]; this block's share of dx, dhprebn[:, f] @ W[:, f]ᵀ
-///     (calling thread)   dembcat = the sum of the shares; its scatter into dC
+///     backward, layer i  per feature block f: dh[:, f] (from dlogits, or the sum of the shares
+///                        of the layer above) and dW_next[f, :] = h[:, f]ᵀ @ dout_next; tanh;
+///                        batch-norm; db[f]; f's share of dx, dhprebn[:, f] @ W[:, f]ᵀ
+///     last               per rows r of W1: dW1[r, :] = embcat[:, r]ᵀ @ dhprebn;
+///                        part 0: dembcat = the sum of the shares, its scatter into dC
 ///
 /// Sums over the hidden features are formed as shares per feature block added in block order,
 /// and nothing else depends on the split, so every number is the same for one thread or two.

@@ -17,6 +17,9 @@ public final class Trainer {
     /// Whether to measure the dev loss every `evaluationInterval` steps and at the end
     /// (a benchmark times the steps alone).
     public var evaluatesDevLoss = true
+    /// When set, chooses the model's number of threads as training goes (see `ThreadTuner`);
+    /// otherwise `model.threads` stays as it is.
+    public var threadTuner: ThreadTuner?
     private var batch: Batch
 
     /// What the trainer tells its caller as it goes.
@@ -76,8 +79,11 @@ public final class Trainer {
     /// parameters are updated with its gradients.
     @discardableResult
     public func train(shouldStop: () -> Bool = { false }, observe: (Event) throws -> Void = { _ in }) throws -> Outcome {
+        var evaluated = true
         while step < options.steps {
             if shouldStop() { return .stopped }
+            if threadTuner != nil { model.threads = threadTuner!.threadsForNextStep(restart: evaluated) }
+            evaluated = false
             batch.refill(from: splits.train, using: &generator)
             let learningRate = options.learningRate(atStep: step)
             let loss = model.trainingStep(batch, learningRate: Float(learningRate))
@@ -93,6 +99,7 @@ public final class Trainer {
                 let devLoss = model.loss(on: splits.dev)
                 log.recordDevLoss(devLoss, atStep: step)
                 try observe(.evaluation(step, devLoss: devLoss))
+                evaluated = true
             }
         }
         return .finished

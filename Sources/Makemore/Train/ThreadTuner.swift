@@ -1,0 +1,55 @@
+import Dispatch
+
+/// Picks, while training runs, the number of threads that makes steps fastest.
+///
+/// Whether two threads beat one on a small model depends on the machine, and on a shared one
+/// it changes while a run goes on (when the two processors it is given turn out to share one
+/// core, two threads are slower). The step's result does not depend on its number of threads,
+/// so the choice can be revised at any step: at the start of every period, the tuner runs a few
+/// steps with each candidate, times them, and keeps the fastest until the next period.
+public struct ThreadTuner: Sendable {
+    /// The thread counts to choose from.
+    public let candidates: [Int]
+    /// Steps timed with each candidate at the start of a period.
+    public let probeSteps: Int
+    /// Steps from one choice to the next.
+    public let period: Int
+    /// The current choice.
+    public private(set) var choice: Int
+    /// Steps run with each candidate so far, probes included.
+    public private(set) var stepsByCandidate: [Int]
+
+    private var stepInPeriod = 0
+    private var probeStart: UInt64 = 0
+    private var probeSeconds: [Double]
+
+    public init(candidates: [Int], probeSteps: Int = 200, period: Int = 10_000) {
+        precondition(!candidates.isEmpty && probeSteps > 0 && period >= candidates.count * probeSteps)
+        self.candidates = candidates
+        self.probeSteps = probeSteps
+        self.period = period
+        choice = candidates.last!
+        stepsByCandidate = Array(repeating: 0, count: candidates.count)
+        probeSeconds = Array(repeating: 0, count: candidates.count)
+    }
+
+    /// The number of threads for the next step. Call once before each step; `restart` starts a
+    /// new period (after an evaluation, say, which would otherwise land inside a probe).
+    public mutating func threadsForNextStep(restart: Bool = false) -> Int {
+        if restart { stepInPeriod = 0 }
+        let probing = candidates.count * probeSteps
+        if candidates.count > 1 && stepInPeriod <= probing && stepInPeriod % probeSteps == 0 {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let finished = stepInPeriod / probeSteps - 1
+            if finished >= 0 { probeSeconds[finished] = Double(now - probeStart) / 1e9 }
+            if stepInPeriod == probing {
+                choice = candidates[probeSeconds.indices.min { probeSeconds[$0] < probeSeconds[$1] }!]
+            }
+            probeStart = now
+        }
+        let threads = stepInPeriod < probing && candidates.count > 1 ? candidates[stepInPeriod / probeSteps] : choice
+        stepsByCandidate[candidates.firstIndex(of: threads)!] += 1
+        stepInPeriod = (stepInPeriod + 1) % period
+        return threads
+    }
+}
