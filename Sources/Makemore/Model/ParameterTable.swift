@@ -1,10 +1,9 @@
 /// Every tensor of a model in one allocation, with a named view per tensor, and the gradients
 /// in a second allocation of the same layout.
 ///
-/// The one table drives zeroing, the SGD update, checkpoints, exports and gradient checks,
-/// so nothing is kept in step by hand. Trainable parameters come first, so an update is one
-/// loop over `values[0..<trainableCount]` (the few elements of padding between tensors included:
-/// they stay zero).
+/// The one table drives checkpoints, exports and gradient checks, so nothing is kept in step by
+/// hand; the layers and the training step work on views of it. Trainable parameters come first:
+/// `values[0..<trainableCount]` (the few elements of padding between tensors stay zero).
 public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     public struct Entry: Sendable {
         public let spec: ParameterSpec
@@ -63,17 +62,6 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     public func gradient(_ name: String) -> Tensor<T> {
         guard let entry = entry(name) else { preconditionFailure("no parameter \(name)") }
         return Tensor(shape: entry.shape, storage: gradients, offset: entry.offset)
-    }
-
-    public func zeroGradients() {
-        gradients.base.update(repeating: 0, count: gradients.count)
-    }
-
-    /// `p -= learningRate * dp` for every trainable parameter, or for the trainable elements
-    /// `elements` of the table.
-    public func sgdStep(learningRate: T, elements: Range<Int>? = nil) {
-        let p = values.base, dp = gradients.base
-        for i in elements ?? 0..<trainableCount { p[i] -= learningRate * dp[i] }
     }
 
     /// An independent table with the same values in another scalar type.
