@@ -14,8 +14,9 @@ public final class MLP<T: Scalar> {
     public let embedding: Embedding<T>
     public let blocks: [HiddenBlock]
     public let output: Linear<T>
-    /// The buffers of the last training batch size and number of threads.
-    private var trainingStep: TrainingStep<T>?
+    /// The buffers of the last training batch size, one per number of threads used (a run whose
+    /// threads are chosen as it goes switches between them).
+    private var trainingSteps: [TrainingStep<T>] = []
     /// The parts of an evaluation pass.
     private lazy var evaluation = Evaluation(model: self)
     /// Forward activations for evaluation, `evaluationRows` rows at a time (views of fewer rows
@@ -109,9 +110,10 @@ public final class MLP<T: Scalar> {
 
     private func step(rows n: Int) -> TrainingStep<T> {
         precondition(n >= 2, "batch-norm training needs at least two examples")
-        if let trainingStep, trainingStep.rows == n, trainingStep.parts == parallelism { return trainingStep }
+        if let step = trainingSteps.first(where: { $0.rows == n && $0.parts == parallelism }) { return step }
         let created = TrainingStep(model: self, rows: n)
-        trainingStep = created
+        trainingSteps.removeAll { $0.rows != n }
+        trainingSteps.append(created)
         return created
     }
 
