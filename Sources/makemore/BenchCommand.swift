@@ -26,7 +26,13 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        var options = TrainingOptions()
+        options.batchSize = batch
+        do {
+            try options.validate()  // the library's message for a bad --batch
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
+        }
         if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if warmup < 0 { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }

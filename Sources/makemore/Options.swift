@@ -53,9 +53,20 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
+    /// The library's size checks (one set of messages) on the sizes given, before any data is
+    /// read; the vocabulary is not known yet, so it stands in with a valid size.
     func validate() throws {
-        for (name, value) in [("--embed", embed), ("--hidden", hidden), ("--block", block), ("--layers", layers)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
+        try ModelOptions.check(ModelConfig(
+            vocabularySize: 2, embeddingSize: embed ?? 1, hiddenSize: hidden ?? 1, blockSize: block ?? 1,
+            hiddenLayers: layers ?? 1))
+    }
+
+    /// `config.validate()`, its error as a usage error.
+    static func check(_ config: ModelConfig) throws {
+        do {
+            try config.validate()
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
         }
     }
 }
@@ -68,7 +79,7 @@ struct CheckpointOptions: ParsableArguments {
     var checkpoint: String?
 
     var url: URL {
-        URL(fileURLWithPath: checkpoint ?? (out as NSString).appendingPathComponent(RunDirectory.modelFile))
+        checkpoint.map { URL(fileURLWithPath: $0) } ?? RunDirectory.model(in: out)
     }
 
     func load() throws -> Checkpoint {

@@ -23,8 +23,11 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
-        if !(temperature > 0 && temperature.isFinite) { throw ValidationError("--temperature must be positive, got \(temperature)") }
-        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        do {
+            try Sampler.validate(temperature: temperature, topK: topK)
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() throws {

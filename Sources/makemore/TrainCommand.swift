@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         // The run directory is created only once everything else checked out: bad input leaves nothing behind.
-        let modelURL = URL(fileURLWithPath: output.out).appendingPathComponent(RunDirectory.modelFile)
+        let modelURL = RunDirectory.model(in: output.out)
         let hasModel = FileManager.default.fileExists(atPath: modelURL.path)
         let trainer: Trainer
         let words: WordList
@@ -202,14 +202,14 @@ struct OptimizationOptions: ParsableArguments {
     var seed: UInt64?
 
     /// The library's checks of the training options (one set of messages), run before anything
-    /// is read or written; momentum belongs to the model configuration, checked here alone.
+    /// is read or written; momentum belongs to the model configuration, whose check runs on it.
     func validate() throws {
         do {
             try applyingGivenOptions(to: TrainingOptions()).validate()
         } catch let error as MakemoreError {
             throw ValidationError(error.message)
         }
-        if let momentum, !(momentum >= 0 && momentum <= 1) { throw ValidationError("--momentum must be in 0...1, got \(momentum)") }
+        if let momentum { try ModelOptions.check(ModelConfig(vocabularySize: 2, momentum: momentum)) }
     }
 
     /// `base` with the values given on the command line.

@@ -12,21 +12,9 @@ public enum GradientExport {
         _ pass: StepByStep<Float>, double pass64: StepByStep<Double>, vocabulary: Vocabulary, seed: UInt64
     ) throws -> SafeTensors {
         let config = pass.config
-        var file = SafeTensors(metadata: [
-            "format": "makemore-gradcheck",
-            "embed": "\(config.embeddingSize)",
-            "hidden": "\(config.hiddenSize)",
-            "block": "\(config.blockSize)",
-            "layers": "\(config.hiddenLayers)",
-            "batch": "\(pass.batchSize)",
-            "seed": "\(seed)",
-            "eps": "\(config.epsilon)",
-            "momentum": "\(config.momentum)",
-            "vocab": vocabulary.string,
-        ])
-        for entry in pass.parameters.entries {
-            try file.add(entry.name, floats: pass.parameters[entry.name].array, shape: entry.shape)
-        }
+        var file = try SafeTensors(
+            format: "makemore-gradcheck", config: config, vocabulary: vocabulary, parameters: pass.parameters,
+            metadata: ["batch": "\(pass.batchSize)", "seed": "\(seed)"])
         try file.add("Xb", int64s: pass.contexts.map(Int64.init), shape: [pass.batchSize, config.blockSize])
         try file.add("Yb", int64s: pass.targets.map(Int64.init), shape: [pass.batchSize])
         let gradients = pass.backward()

@@ -37,8 +37,6 @@ public struct Vocabulary: Sendable, Equatable {
     /// The characters in index order as one string, starting with `.`.
     public var string: String { String(String.UnicodeScalarView(characters)) }
 
-    public func index(of character: Unicode.Scalar) -> Int32? { indices[character] }
-
     /// The indices of the characters of `word`, or an error naming the first unknown character.
     public func encode(_ word: String) throws -> [Int32] {
         try word.unicodeScalars.map { character in

@@ -40,15 +40,13 @@ public struct WordList: Sendable, Equatable {
     /// Reads a UTF-8 file of words.
     public init(contentsOf url: URL) throws {
         let path = url.path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                throw MakemoreError(
-                    isDirectory.boolValue
-                        ? "\(path) is a directory; give a text file with one word per line"
-                        : "\(path) cannot be read; check its permissions")
-            }
+        let data: Data
+        switch readFile(url) {
+        case .success(let contents): data = contents
+        case .failure(.missing):
             throw MakemoreError("\(path) does not exist; give a text file with one word per line (--data FILE)")
+        case .failure(.directory): throw MakemoreError("\(path) is a directory; give a text file with one word per line")
+        case .failure(.other): throw MakemoreError("\(path) cannot be read; check its permissions")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             let line = WordList.firstInvalidUTF8Line(in: [UInt8](data))

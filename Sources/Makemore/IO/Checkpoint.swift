@@ -64,14 +64,6 @@ public struct Checkpoint {
 
     public func safeTensors() throws -> SafeTensors {
         var metadata = [
-            "format": Checkpoint.format,
-            "embed": "\(config.embeddingSize)",
-            "hidden": "\(config.hiddenSize)",
-            "block": "\(config.blockSize)",
-            "layers": "\(config.hiddenLayers)",
-            "eps": "\(config.epsilon)",
-            "momentum": "\(config.momentum)",
-            "vocab": vocabulary.string,
             "step": "\(step)",
             "finished": "\(finished)",
             "steps": "\(options.steps)",
@@ -83,11 +75,8 @@ public struct Checkpoint {
             "rng": generator.stateWords.map(String.init).joined(separator: ","),
         ]
         if let dataPath { metadata["data"] = dataPath }
-        var file = SafeTensors(metadata: metadata)
-        for entry in parameters.entries {
-            try file.add(entry.name, floats: parameters[entry.name].array, shape: entry.shape)
-        }
-        return file
+        return try SafeTensors(
+            format: Checkpoint.format, config: config, vocabulary: vocabulary, parameters: parameters, metadata: metadata)
     }
 
     /// Writes the checkpoint atomically: a reader, or a kill at any moment, sees the old file or the new one.
@@ -96,8 +85,9 @@ public struct Checkpoint {
     }
 
     public init(contentsOf url: URL) throws {
+        let file = try SafeTensors(contentsOf: url)  // its errors name the file already
         do {
-            try self.init(try SafeTensors(contentsOf: url))
+            try self.init(file)
         } catch let error as MakemoreError {
             throw MakemoreError("checkpoint \(url.path): \(error.message)")
         }
@@ -151,12 +141,38 @@ public struct Checkpoint {
                     "tensor '\(entry.name)' has shape \(shape) but the configuration (embed \(config.embeddingSize), "
                         + "hidden \(config.hiddenSize), block \(config.blockSize), \(vocabulary.count) characters) needs \(entry.shape)")
             }
-            parameters[entry.name].assign(Tensor(shape: shape, values: values))
+            let tensor = parameters[entry.name]
+            for i in 0..<values.count { tensor[i] = values[i] }
         }
         self.init(
             config: config, vocabulary: vocabulary, parameters: parameters, options: options,
             step: try integer("step"), finished: try value("finished") == "true",
             generator: SeededGenerator(stateWords: words), dataPath: metadata["data"])
         if step < 0 { throw MakemoreError("metadata 'step' is negative") }
+    }
+}
+
+extension SafeTensors {
+    /// A file of a model: every tensor of `parameters` as F32 by its name, and in the metadata
+    /// `format`, the configuration and the vocabulary, then `metadata`. What a checkpoint and a
+    /// gradient export have in common.
+    init(
+        format: String, config: ModelConfig, vocabulary: Vocabulary, parameters: ParameterTable<Float>,
+        metadata: [String: String]
+    ) throws {
+        let model = [
+            "format": format,
+            "embed": "\(config.embeddingSize)",
+            "hidden": "\(config.hiddenSize)",
+            "block": "\(config.blockSize)",
+            "layers": "\(config.hiddenLayers)",
+            "eps": "\(config.epsilon)",
+            "momentum": "\(config.momentum)",
+            "vocab": vocabulary.string,
+        ]
+        self.init(metadata: model.merging(metadata) { first, _ in first })
+        for entry in parameters.entries {
+            try add(entry.name, floats: parameters[entry.name].array, shape: entry.shape)
+        }
     }
 }

@@ -488,10 +488,11 @@ extension LossPlot {
             case "'": result += "&apos;"
             default:
                 let value = scalar.value
+                // XML's characters, less tab and line ends, which a one-line title should not hold.
                 let allowed =
-                    value == 0x9 || value == 0xA || value == 0xD || (0x20...0xD7FF).contains(value)
-                    || (0xE000...0xFFFD).contains(value) || (0x10000...0x10FFFF).contains(value)
-                if !allowed || value == 0x9 || value == 0xA || value == 0xD {
+                    (0x20...0xD7FF).contains(value) || (0xE000...0xFFFD).contains(value)
+                    || (0x10000...0x10FFFF).contains(value)
+                if !allowed {
                     result += " "
                 } else {
                     result.unicodeScalars.append(scalar)

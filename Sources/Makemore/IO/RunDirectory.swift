@@ -36,12 +36,15 @@ public struct RunDirectory {
         }
     }
 
+    /// The model file of the run directory at `path`, which need not exist yet.
+    public static func model(in path: String) -> URL {
+        URL(fileURLWithPath: path).appendingPathComponent(modelFile)
+    }
+
     public var model: URL { url.appendingPathComponent(RunDirectory.modelFile) }
     public var log: URL { url.appendingPathComponent(RunDirectory.logFile) }
     public var plot: URL { url.appendingPathComponent(RunDirectory.plotFile) }
     public var samples: URL { url.appendingPathComponent(RunDirectory.samplesFile) }
-
-    public var hasModel: Bool { FileManager.default.fileExists(atPath: model.path) }
 
     /// Saves the log first, then the model: a kill between the two leaves a log that runs ahead
     /// of the model, which `readLog` trims on resume.

@@ -193,17 +193,15 @@ public struct SafeTensors: Sendable {
     /// cannot be read or is malformed.
     public init(contentsOf url: URL) throws {
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            var isDirectory: ObjCBool = false
+        switch readFile(url) {
+        case .success(let contents):
+            data = contents
+        case .failure(let problem):
             let reason: String
-            if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-                reason = "no such file"
-            } else if isDirectory.boolValue {
-                reason = "it is a directory"
-            } else {
-                reason = Self.oneLine(error.localizedDescription)
+            switch problem {
+            case .missing: reason = "no such file"
+            case .directory: reason = "it is a directory"
+            case .other(let description): reason = Self.oneLine(description)
             }
             throw MakemoreError("safetensors: cannot read '\(url.path)': \(reason)")
         }
@@ -417,6 +415,24 @@ public struct SafeTensors: Sendable {
 }
 
 // MARK: - Atomic writes
+
+/// Why a file could not be read.
+enum FileReadProblem: Error {
+    case missing
+    case directory
+    case other(String)
+}
+
+/// The contents of the file at `url`, or why they cannot be read, for a message that says what to fix.
+func readFile(_ url: URL) -> Result<Data, FileReadProblem> {
+    do {
+        return .success(try Data(contentsOf: url))
+    } catch {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return .failure(.missing) }
+        return .failure(isDirectory.boolValue ? .directory : .other(error.localizedDescription))
+    }
+}
 
 /// Writes `bytes` to `url` atomically: a temporary file in the same directory, then rename over the target,
 /// so that a reader (or a crash at any moment) sees either the old file whole or the new one whole.

@@ -38,7 +38,7 @@ public enum CrossEntropy {
             losses[i] = -p[Int(targets[i])]
         }
         let block = probs.pointer + rows.lowerBound * v
-        _ = T.exp(block, minus: 0, into: block, count: rows.count * v)
+        T.exp(block, into: block, count: rows.count * v)
         for i in rows {
             let p = probs.pointer + i * v
             var sum: T = 0

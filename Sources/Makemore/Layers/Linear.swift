@@ -16,12 +16,13 @@ public struct Linear<T: Scalar> {
 
     public var inputCount: Int { weight.rows }
     public var outputCount: Int { weight.columns }
+    private var allInputs: Range<Int> { 0..<inputCount }
+    private var allOutputs: Range<Int> { 0..<outputCount }
 
     /// `out (n, outputCount) = x (n, inputCount) @ weight + bias`.
     public func forward(_ x: Tensor<T>, into out: Tensor<T>) {
-        let n = x.rows, o = outputCount
-        for i in 0..<n { (out.pointer + i * o).update(from: bias.pointer, count: o) }
-        Kernels.matmul(x.pointer, weight.pointer, into: out.pointer, m: n, k: inputCount, n: o, accumulate: true)
+        setBias(into: out, outputs: allOutputs)
+        forward(x, inputs: allInputs, into: out, outputs: allOutputs, accumulate: true)
     }
 
     /// Given `dOut = dL/dout`:
@@ -31,24 +32,62 @@ public struct Linear<T: Scalar> {
     ///     dx      = dOut @ weightᵀ    (skipped when `dX` is nil)
     ///
     /// x is kept from the forward: it is the previous layer's output, which is needed anyway.
-    /// (`TrainingStep` computes the same three products by blocks of features, on several threads.)
     public func backward(x: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>?) {
-        let n = x.rows, o = outputCount
-        Kernels.matmulTransposedA(
-            x.pointer, dOut.pointer, into: dWeight.pointer, m: inputCount, k: n, n: o, accumulate: false)
-        Linear.sumRows(dOut.pointer, rows: n, columns: o, into: dBias.pointer)
-        if let dX {
-            Kernels.matmulTransposedB(dOut.pointer, weight.pointer, into: dX.pointer, m: n, k: o, n: inputCount)
+        weightGradient(x: x, inputs: allInputs, dOut: dOut, outputs: allOutputs)
+        biasGradient(dOut: dOut, outputs: allOutputs)
+        if let dX { inputGradient(dOut: dOut, outputs: allOutputs, into: dX, inputs: allInputs, accumulate: false) }
+    }
+
+    // MARK: Blocks
+    //
+    // The same products on a block of the layer: the rows `inputs` and columns `outputs` of the
+    // weight, with `x`, `out`, `dOut` and `dX` holding just those features (`(n, inputs.count)`,
+    // `(n, outputs.count)`). `TrainingStep` shares a layer between threads by such blocks.
+
+    /// Every row of `out (n, outputs.count)`, or its rows `rows`, set to `bias[outputs]`.
+    public func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {
+        let source = bias.pointer + outputs.lowerBound, width = outputs.count
+        for i in rows ?? 0..<out.rows {
+            let row = out.pointer + i * width
+            for j in 0..<width { row[j] = source[j] }
         }
     }
 
-    /// `sums[j] = Σi x[i][j]` for `x (rows, columns)`: the bias gradient.
-    @inline(__always)
-    static func sumRows(_ x: UnsafePointer<T>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<T>) {
-        sums.update(repeating: 0, count: columns)
-        for i in 0..<rows {
-            let row = x + i * columns
-            for j in 0..<columns { sums[j] += row[j] }
+    /// `out = x @ weight[inputs, outputs]`, or `out += ...` when `accumulate`.
+    public func forward(_ x: Tensor<T>, inputs: Range<Int>, into out: Tensor<T>, outputs: Range<Int>, accumulate: Bool) {
+        Kernels.matmul(
+            x.pointer, weight.pointer + inputs.lowerBound * outputCount + outputs.lowerBound, into: out.pointer,
+            m: x.rows, k: inputs.count, n: outputs.count, ldb: outputCount, accumulate: accumulate)
+    }
+
+    /// `dweight[inputs, outputs] = xᵀ @ dOut`, where `x` holds the features `inputs` in its
+    /// `columns` (all of them unless given).
+    public func weightGradient(
+        x: Tensor<T>, columns: Range<Int>? = nil, inputs: Range<Int>, dOut: Tensor<T>, outputs: Range<Int>
+    ) {
+        precondition((columns?.count ?? x.columns) == inputs.count, "x holds \(x.columns) features, not \(inputs)")
+        Kernels.matmulTransposedA(
+            x.pointer + (columns?.lowerBound ?? 0), dOut.pointer,
+            into: dWeight.pointer + inputs.lowerBound * outputCount + outputs.lowerBound,
+            m: inputs.count, k: x.rows, n: outputs.count, lda: x.columns, ldc: outputCount, accumulate: false)
+    }
+
+    /// `dbias[outputs] = dOut.sum(0)`.
+    public func biasGradient(dOut: Tensor<T>, outputs: Range<Int>) {
+        let sums = dBias.pointer + outputs.lowerBound, width = outputs.count
+        sums.update(repeating: 0, count: width)
+        for i in 0..<dOut.rows {
+            let row = dOut.pointer + i * width
+            for j in 0..<width { sums[j] += row[j] }
         }
+    }
+
+    /// `dX = dOut @ weight[inputs, outputs]ᵀ`, or `dX += ...` when `accumulate`.
+    public func inputGradient(
+        dOut: Tensor<T>, outputs: Range<Int>, into dX: Tensor<T>, inputs: Range<Int>, accumulate: Bool
+    ) {
+        Kernels.matmulTransposedB(
+            dOut.pointer, weight.pointer + inputs.lowerBound * outputCount + outputs.lowerBound, into: dX.pointer,
+            m: dOut.rows, k: outputs.count, n: inputs.count, ldb: outputCount, accumulate: accumulate)
     }
 }

@@ -156,7 +156,7 @@ final class TrainingStep<T: Scalar>: TeamWork {
         let learningRate = total.isFinite ? learningRate : nil
         self.learningRate = learningRate
 
-        Linear.sumRows(dLogits.pointer, rows: rows, columns: config.vocabularySize, into: output.dBias.pointer)
+        output.biasGradient(dOut: dLogits, outputs: 0..<config.vocabularySize)
         if let learningRate { SGD.step(output.bias, output.dBias, learningRate: learningRate) }
         for layer in layers.indices.reversed() {
             self.layer = layer
@@ -186,41 +186,28 @@ final class TrainingStep<T: Scalar>: TeamWork {
     // MARK: Phases
 
     private func forward(layer: Int, block: Int, part: Int) {
-        let f = features[block], hidden = config.hiddenSize, b = buffers[block][layer]
-        let linear = layers[layer].linear
-        let bias = linear.bias.pointer + f.lowerBound
-        for i in 0..<rows {
-            let row = b.hprebn.pointer + i * f.count
-            for j in 0..<f.count { row[j] = bias[j] }
-        }
+        let f = features[block], b = buffers[block][layer], linear = layers[layer].linear
+        linear.setBias(into: b.hprebn, outputs: f)
         if layer == 0 {
-            Kernels.matmul(
-                embcats[part].pointer, linear.weight.pointer + f.lowerBound, into: b.hprebn.pointer,
-                m: rows, k: config.inputSize, n: f.count, ldb: hidden, ldc: f.count, accumulate: true)
+            linear.forward(embcats[part], inputs: 0..<config.inputSize, into: b.hprebn, outputs: f, accumulate: true)
         } else {
             for (other, g) in features.enumerated() {  // x @ W[:, f], one feature block of x after the other
-                Kernels.matmul(
-                    buffers[other][layer - 1].h.pointer, linear.weight.pointer + g.lowerBound * hidden + f.lowerBound,
-                    into: b.hprebn.pointer, m: rows, k: g.count, n: f.count, ldb: hidden, ldc: f.count, accumulate: true)
+                linear.forward(buffers[other][layer - 1].h, inputs: g, into: b.hprebn, outputs: f, accumulate: true)
             }
         }
         batchNorms[block][layer].forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
         Tanh.forward(b.hpreact, into: b.h)
         if layer == layers.count - 1 {
-            let v = config.vocabularySize
-            Kernels.matmul(
-                b.h.pointer, output.weight.pointer + f.lowerBound * v, into: logitShares[block].pointer,
-                m: rows, k: f.count, n: v)
+            output.forward(b.h, inputs: f, into: logitShares[block], outputs: 0..<config.vocabularySize, accumulate: false)
         }
     }
 
     private func outputRows(part: Int, targets: UnsafePointer<Int32>) {
         let r = batchRows[part], v = config.vocabularySize
-        for i in r {
-            let row = logits.pointer + i * v
-            for j in 0..<v { row[j] = output.bias.pointer[j] }
-            for share in logitShares {
-                let shareRow = share.pointer + i * v
+        output.setBias(into: logits, outputs: 0..<v, rows: r)
+        for share in logitShares {
+            for i in r {
+                let row = logits.pointer + i * v, shareRow = share.pointer + i * v
                 for j in 0..<v { row[j] += shareRow[j] }
             }
         }
@@ -229,40 +216,28 @@ final class TrainingStep<T: Scalar>: TeamWork {
     }
 
     private func backward(layer: Int, block: Int, part: Int, learningRate: T?) {
-        let f = features[block], hidden = config.hiddenSize, b = buffers[block][layer]
+        let f = features[block], b = buffers[block][layer]
         // dh[:, f], and the rows f of the weight of the layer above: dW_above[f, :] = h[:, f]ᵀ @ dout_above.
+        let above = layer == layers.count - 1 ? output : layers[layer + 1].linear
         if layer == layers.count - 1 {
-            let v = config.vocabularySize
-            Kernels.matmulTransposedB(
-                dLogits.pointer, output.weight.pointer + f.lowerBound * v, into: b.dH.pointer, m: rows, k: v, n: f.count)
-            Kernels.matmulTransposedA(
-                b.h.pointer, dLogits.pointer, into: output.dWeight.pointer + f.lowerBound * v, m: f.count, k: rows, n: v,
-                accumulate: false)
-            if let learningRate {
-                SGD.step(output.weight, output.dWeight, learningRate: learningRate, elements: f.lowerBound * v..<f.upperBound * v)
-            }
+            let all = 0..<config.vocabularySize
+            output.inputGradient(dOut: dLogits, outputs: all, into: b.dH, inputs: f, accumulate: false)
+            output.weightGradient(x: b.h, inputs: f, dOut: dLogits, outputs: all)
         } else {
-            // The shares of every feature block of the layer above, in block order.
             let shares = dhShares[(layer + 1) % 2]
-            b.dH.pointer.update(from: shares[0][block].pointer, count: b.dH.count)
-            for share in shares.dropFirst() { add(share[block], into: b.dH) }
-            let above = layers[layer + 1]
+            sumShares(into: b.dH) { shares[$0][block] }
             for (other, g) in features.enumerated() {
-                Kernels.matmulTransposedA(
-                    b.h.pointer, buffers[other][layer + 1].dPrebn.pointer,
-                    into: above.linear.dWeight.pointer + f.lowerBound * hidden + g.lowerBound,
-                    m: f.count, k: rows, n: g.count, ldc: hidden, accumulate: false)
+                above.weightGradient(x: b.h, inputs: f, dOut: buffers[other][layer + 1].dPrebn, outputs: g)
             }
-            if let learningRate {
-                SGD.step(
-                    above.linear.weight, above.linear.dWeight, learningRate: learningRate,
-                    elements: f.lowerBound * hidden..<f.upperBound * hidden)
-            }
+        }
+        if let learningRate {  // rows f of the weight above, read for the last time just now
+            let width = above.outputCount
+            SGD.step(above.weight, above.dWeight, learningRate: learningRate, elements: f.lowerBound * width..<f.upperBound * width)
         }
         let batchNorm = batchNorms[block][layer], linear = layers[layer].linear
         Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
         batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, scratch: b.scratch)
-        Linear.sumRows(b.dPrebn.pointer, rows: rows, columns: f.count, into: linear.dBias.pointer + f.lowerBound)
+        linear.biasGradient(dOut: b.dPrebn, outputs: f)
         if let learningRate {
             SGD.step(batchNorm.gain, batchNorm.dGain, learningRate: learningRate)
             SGD.step(batchNorm.bias, batchNorm.dBias, learningRate: learningRate)
@@ -271,14 +246,11 @@ final class TrainingStep<T: Scalar>: TeamWork {
         // This block's share of the gradient of the layer's input, dhprebn[:, f] @ W[:, f]ᵀ, for the
         // embeddings or for each feature block of the layer below.
         if layer == 0 {
-            Kernels.matmulTransposedB(
-                b.dPrebn.pointer, linear.weight.pointer + f.lowerBound, into: embcatShares[block].pointer,
-                m: rows, k: f.count, n: config.inputSize, ldb: hidden)
+            linear.inputGradient(
+                dOut: b.dPrebn, outputs: f, into: embcatShares[block], inputs: 0..<config.inputSize, accumulate: false)
         } else {
             for (other, g) in features.enumerated() {
-                Kernels.matmulTransposedB(
-                    b.dPrebn.pointer, linear.weight.pointer + g.lowerBound * hidden + f.lowerBound,
-                    into: dhShares[layer % 2][block][other].pointer, m: rows, k: f.count, n: g.count, ldb: hidden)
+                linear.inputGradient(dOut: b.dPrebn, outputs: f, into: dhShares[layer % 2][block][other], inputs: g, accumulate: false)
             }
         }
     }
@@ -286,29 +258,28 @@ final class TrainingStep<T: Scalar>: TeamWork {
     /// Rows `inputs[part]` of the first Linear's weight: `dW1[r, :] = embcat[:, r]ᵀ @ dhprebn`, and their
     /// update. Part 0 then gathers `dembcat`, scatters it into dC and updates C.
     private func last(part: Int, contexts: UnsafePointer<Int32>, learningRate: T?) {
-        let r = inputs[part], hidden = config.hiddenSize, first = layers[0].linear
+        let r = inputs[part], first = layers[0].linear
         for (block, g) in features.enumerated() where !r.isEmpty {
-            Kernels.matmulTransposedA(
-                embcats[part].pointer + r.lowerBound, buffers[block][0].dPrebn.pointer,
-                into: first.dWeight.pointer + r.lowerBound * hidden + g.lowerBound,
-                m: r.count, k: rows, n: g.count, lda: config.inputSize, ldc: hidden, accumulate: false)
+            first.weightGradient(x: embcats[part], columns: r, inputs: r, dOut: buffers[block][0].dPrebn, outputs: g)
         }
         if let learningRate {
-            SGD.step(first.weight, first.dWeight, learningRate: learningRate, elements: r.lowerBound * hidden..<r.upperBound * hidden)
+            let width = first.outputCount
+            SGD.step(first.weight, first.dWeight, learningRate: learningRate, elements: r.lowerBound * width..<r.upperBound * width)
         }
         guard part == 0 else { return }
-        if features.count > 1 {
-            dEmbcat.pointer.update(from: embcatShares[0].pointer, count: dEmbcat.count)
-            for share in embcatShares.dropFirst() { add(share, into: dEmbcat) }
-        }
+        if features.count > 1 { sumShares(into: dEmbcat) { embcatShares[$0] } }
         embedding.dTable.fill(0)
         embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: dEmbcat)
         if let learningRate { SGD.step(embedding.table, embedding.dTable, learningRate: learningRate) }
     }
 
-    /// `total += share`, element by element.
-    private func add(_ share: Tensor<T>, into total: Tensor<T>) {
-        let s = share.pointer, t = total.pointer
-        for i in 0..<total.count { t[i] += s[i] }
+    /// `total = Σ share(b)` over the feature blocks `b`, added in block order.
+    private func sumShares(into total: Tensor<T>, _ share: (Int) -> Tensor<T>) {
+        let t = total.pointer
+        t.update(from: share(0).pointer, count: total.count)
+        for block in 1..<features.count {
+            let s = share(block).pointer
+            for i in 0..<total.count { t[i] += s[i] }
+        }
     }
 }

@@ -14,8 +14,8 @@ where Self.RawSignificand: FixedWidthInteger {
 
     /// `out[i] = tanh(x[i])` for `i < count`.
     static func tanh(_ x: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
-    /// `out[i] = exp(x[i] - shift)` for `i < count`; returns the sum of the results.
-    static func exp(_ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int) -> Self
+    /// `out[i] = exp(x[i])` for `i < count`; `out` may be `x`.
+    static func exp(_ x: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
 }
 
 extension Scalar {
@@ -25,13 +25,8 @@ extension Scalar {
     }
 
     @inlinable
-    public static func exp(_ x: UnsafePointer<Self>, minus shift: Self, into out: UnsafeMutablePointer<Self>, count: Int) -> Self {
-        var sum: Self = 0
-        for i in 0..<count {
-            out[i] = exp(x[i] - shift)
-            sum += out[i]
-        }
-        return sum
+    public static func exp(_ x: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { out[i] = exp(x[i]) }
     }
 }
 
@@ -48,8 +43,8 @@ extension Float: Scalar {
     }
 
     @inlinable
-    public static func exp(_ x: UnsafePointer<Float>, minus shift: Float, into out: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        VectorMath.exp(x, minus: shift, into: out, count: count)
+    public static func exp(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        _ = VectorMath.exp(x, minus: 0, into: out, count: count)
     }
 }
 

@@ -102,19 +102,6 @@ public struct Tensor<T: Scalar>: @unchecked Sendable {
         return Tensor(shape: [range.count, shape[1]], storage: storage, offset: offset + range.lowerBound * shape[1])
     }
 
-    /// A view of the first `n` rows of a matrix.
-    public func prefix(rows n: Int) -> Tensor {
-        precondition(shape.count == 2 && n <= shape[0], "prefix of \(n) rows of \(shape)")
-        return Tensor(shape: [n, shape[1]], storage: storage, offset: offset)
-    }
-
-    /// The same elements in another scalar type.
-    public func converted<U: Scalar>(to: U.Type = U.self) -> Tensor<U> {
-        let result = Tensor<U>(shape: shape)
-        for i in 0..<count { result.pointer[i] = U(pointer[i]) }
-        return result
-    }
-
     /// Sets every element to `value`.
     public func fill(_ value: T) {
         pointer.update(repeating: value, count: count)

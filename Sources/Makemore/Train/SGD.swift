@@ -8,13 +8,4 @@ public enum SGD {
         for i in elements ?? 0..<p.count { values[i] -= learningRate * gradients[i] }
     }
 
-    /// The same on the columns `columns` of every row of a matrix.
-    @inline(__always)
-    public static func step<T: Scalar>(_ p: Tensor<T>, _ dp: Tensor<T>, learningRate: T, columns: Range<Int>) {
-        let c = p.columns
-        for i in 0..<p.rows {
-            let values = p.pointer + i * c, gradients = dp.pointer + i * c
-            for j in columns { values[j] -= learningRate * gradients[j] }
-        }
-    }
 }

@@ -14,12 +14,17 @@ public struct Sampler {
         guard model.config.vocabularySize == vocabulary.count else {
             throw MakemoreError("the vocabulary has \(vocabulary.count) characters but the model \(model.config.vocabularySize)")
         }
-        guard temperature > 0, temperature.isFinite else { throw MakemoreError("--temperature must be positive, got \(temperature)") }
-        if let topK, topK < 1 { throw MakemoreError("--top-k must be at least 1, got \(topK)") }
+        try Sampler.validate(temperature: temperature, topK: topK)
         self.model = model
         self.vocabulary = vocabulary
         self.temperature = temperature
         self.topK = topK
+    }
+
+    /// Throws unless `temperature` is positive and `topK`, if given, at least 1.
+    public static func validate(temperature: Double, topK: Int?) throws {
+        guard temperature > 0, temperature.isFinite else { throw MakemoreError("--temperature must be positive, got \(temperature)") }
+        if let topK, topK < 1 { throw MakemoreError("--top-k must be at least 1, got \(topK)") }
     }
 
     /// One word that starts with `prefix`; `prefix` characters must be in the vocabulary.
@@ -33,8 +38,11 @@ public struct Sampler {
             let logits = context.withUnsafeBufferPointer { model.logits(contexts: $0.baseAddress!, count: 1) }
             // softmax(logits / temperature), keeping only the top k.
             var maximum = -Double.infinity
-            for j in 0..<vocabulary.count { maximum = Swift.max(maximum, Double(logits[j]) / temperature) }
-            for j in 0..<vocabulary.count { probabilities[j] = Double.exp(Double(logits[j]) / temperature - maximum) }
+            for j in 0..<vocabulary.count {
+                probabilities[j] = Double(logits[j]) / temperature
+                maximum = Swift.max(maximum, probabilities[j])
+            }
+            for j in 0..<vocabulary.count { probabilities[j] = Double.exp(probabilities[j] - maximum) }
             if let topK, topK < vocabulary.count {
                 let threshold = probabilities.sorted(by: >)[topK - 1]
                 var kept = 0
