@@ -5,10 +5,10 @@ import Makemore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time training steps (forward, fused backward, SGD update) on random batches of the real data.",
+        abstract: "Time training steps (forward, backward, update) on random batches of the real data.",
         discussion: """
             GFLOP/s counts 2·m·k·n for the three matrix products of every Linear layer \
-            (x @ W, dout @ Wᵀ, xᵀ @ dout), m the batch size; element-wise work is not counted.
+            (x @ W, dout @ Wᵀ, xᵀ @ dout), m the rows of its input; element-wise work is not counted.
             """
     )
 
@@ -40,23 +40,26 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let words = try data.load()
-        let splits = try Splits(words: words, blockSize: model.blockSize)
-        let config = try model.config(vocabularySize: splits.vocabulary.count, defaultHidden: 64)
-        let threads = MLP<Float>.parallelism(threads: self.threads, config: config)
-        let benchmark = Benchmark(config: config, batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)
+        let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .checking))
+        let type = try model.type
+        let benchmark = Benchmark(
+            model: type, sizes: model.sizes(), batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)
+        let config = try benchmark.configuration(vocabularySize: splits.vocabulary.count)
         if !json {
             printConfiguration("makemore bench", [
                 ("data", data.describe(words)),
                 ("split", describe(splits)),
-                ("model", describe(config)),
-                ("steps", "\(steps) timed after \(warmup) warm-up, batch \(batch), \(threads) thread(s)"),
+                ("model", describe(type, config)),
+                ("steps", "\(steps) timed after \(warmup) warm-up, batch \(batch), \(threads) thread(s) asked"),
             ])
         }
         let result = try benchmark.run(on: splits)
+        let threads = result.threads
         if json {
             let fields: [(String, String)] = [
-                ("implementation", "\"makemore\""), ("embed", "\(config.embeddingSize)"), ("hidden", "\(config.hiddenSize)"),
-                ("block", "\(config.blockSize)"), ("layers", "\(config.hiddenLayers)"), ("batch", "\(batch)"),
+                ("implementation", "\"makemore\""), ("model", "\"\(type.name)\""),
+                ("embed", config.sizes.embed.map(String.init) ?? "null"), ("hidden", config.sizes.hidden.map(String.init) ?? "null"),
+                ("block", "\(config.blockSize)"), ("layers", config.sizes.layers.map(String.init) ?? "null"), ("batch", "\(batch)"),
                 ("threads", "\(threads)"), ("steps", "\(steps)"), ("seconds", "\(result.seconds)"),
                 ("steps_per_s", "\(result.stepsPerSecond)"), ("ms_per_step", "\(result.millisecondsPerStep)"),
                 ("gflops", "\(result.gigaflopsPerSecond)"), ("peak_rss_mb", "\(Double(result.peakResidentBytes) / 1e6)"),
@@ -65,6 +68,7 @@ struct BenchCommand: ParsableCommand {
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             return
         }
+        print("threads       \(threads)")
         print(String(format: "steps/s       %.0f", result.stepsPerSecond))
         print(String(format: "examples/s    %.0f", result.stepsPerSecond * Double(batch)))
         print(String(format: "ms/step       %.4f", result.millisecondsPerStep))

@@ -30,26 +30,30 @@ struct GradCheckCommand: ParsableCommand {
     }
 
     func run() throws {
+        try run(try model.type)
+    }
+
+    private func run<Model: LanguageModel>(_ type: Model.Type) throws {
         let words = try data.load()
-        let splits = try Splits(words: words, blockSize: model.blockSize)
-        let config = try model.config(vocabularySize: splits.vocabulary.count, defaultHidden: 64)
+        let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .checking))
+        let config = try Model.configuration(vocabularySize: splits.vocabulary.count, sizes: model.sizes(), defaults: .checking)
         printConfiguration("makemore gradcheck", [
             ("data", data.describe(words)),
             ("split", describe(splits)),
-            ("model", describe(config)),
+            ("model", describe(type, config)),
             ("batch", "\(batch) examples from the training split, seed \(seed)"),
         ])
 
         // The values a training run would start from (float32), checked in Double.
         var generator = SeededGenerator(seed: seed)
-        let parameters = ParameterTable<Float>.initialized(config, generator: &generator)
+        let parameters = Model.initialParameters(config, generator: &generator)
         let batch = Batch(drawingFrom: splits.train, count: self.batch, using: &generator)
-        let pass = try StepByStep(
-            parameters: parameters.converted(to: Double.self), config: config, contexts: batch.contexts, targets: batch.targets)
+        let pass = try Model.gradientPass(config: config, parameters: parameters.converted(to: Double.self), batch: batch)
         if let export {
-            let floatPass = try StepByStep(parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
-            try GradientExport.make(floatPass, double: pass, vocabulary: splits.vocabulary, seed: seed).write(to: URL(fileURLWithPath: export))
-            print("wrote \(export): parameters, batch, \(StepByStep<Float>.gradientOrder(config).count) float32 gradients and the fused ones")
+            try GradientExport.make(
+                type, config: config, parameters: parameters, batch: batch, vocabulary: splits.vocabulary, seed: seed
+            ).write(to: URL(fileURLWithPath: export))
+            print("wrote \(export): parameters, batch, \(pass.gradientOrder.count) float32 gradients and the model's own")
         }
         let check = GradientCheck()
         let start = Date()

@@ -18,53 +18,48 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// The shape of the model. Unset options take the command's defaults (the lecture's for
-/// `train`, the seed notebook's for `gradcheck` and `bench`) or, on `--resume`, the checkpoint's.
+/// Which model, and its shape. Unset sizes take the model's defaults (the recipe's for `train`,
+/// smaller ones for `gradcheck` and `bench` where the model has them) or, on `--resume`, the
+/// checkpoint's.
 struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The model: \(Models.names.joined(separator: ", ")) (default \(MLP<Float>.name); on --resume, the checkpoint's).",
+        valueName: "name"))
+    var model: String?
     @Option(help: "Width of a character's embedding (default 10).")
     var embed: Int?
-    @Option(help: "Width of each hidden layer (default 200 for train, 64 for gradcheck and bench).")
+    @Option(help: "Width of each hidden layer (mlp: 200 for train, 64 for gradcheck and bench).")
     var hidden: Int?
     @Option(help: "Number of previous characters the model sees (default 3).")
     var block: Int?
-    @Option(help: "Number of Linear -> BatchNorm1d -> Tanh blocks (default 1).")
+    @Option(help: "Number of Linear -> BatchNorm1d -> Tanh layers (default 1).")
     var layers: Int?
 
-    func config(vocabularySize: Int, defaultHidden: Int, momentum: Double = 0.001) throws -> ModelConfig {
-        let config = ModelConfig(
-            vocabularySize: vocabularySize, embeddingSize: embed ?? 10, hiddenSize: hidden ?? defaultHidden,
-            blockSize: blockSize, hiddenLayers: layers ?? 1, momentum: momentum)
-        try config.validate()
-        return config
+    /// The model named by `--model`.
+    var type: any LanguageModel.Type {
+        get throws { try Models.named(model ?? MLP<Float>.name) }
     }
 
-    var blockSize: Int { block ?? 3 }
-
-    /// Throws if an option was given that disagrees with `config` (a checkpoint's).
-    func checkAgrees(with config: ModelConfig) throws {
-        let given: [(String, Int?, Int)] = [
-            ("--embed", embed, config.embeddingSize), ("--hidden", hidden, config.hiddenSize),
-            ("--block", block, config.blockSize), ("--layers", layers, config.hiddenLayers),
-        ]
-        for (name, value, actual) in given {
-            if let value, value != actual {
-                throw ValidationError("\(name) \(value) disagrees with the checkpoint's \(actual); leave it out to keep the checkpoint's")
-            }
-        }
+    /// The sizes given; `momentum` comes from the optimization options.
+    func sizes(momentum: Double? = nil) -> ModelSizes {
+        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum)
     }
 
-    /// The library's size checks (one set of messages) on the sizes given, before any data is
-    /// read; the vocabulary is not known yet, so it stands in with a valid size.
+    /// The configuration of the sizes given, the model's `defaults` for the rest.
+    func config(vocabularySize: Int, defaults: ModelDefaults, momentum: Double? = nil) throws -> any ModelConfiguration {
+        try type.configuration(vocabularySize: vocabularySize, sizes: sizes(momentum: momentum), defaults: defaults)
+    }
+
+    /// The context length, needed to build the data set before the model exists.
+    func blockSize(defaults: ModelDefaults) throws -> Int {
+        try config(vocabularySize: 2, defaults: defaults).blockSize
+    }
+
+    /// The model's checks of the sizes given (one set of messages), before any data is read; the
+    /// vocabulary is not known yet, so it stands in with a valid size.
     func validate() throws {
-        try ModelOptions.check(ModelConfig(
-            vocabularySize: 2, embeddingSize: embed ?? 1, hiddenSize: hidden ?? 1, blockSize: block ?? 1,
-            hiddenLayers: layers ?? 1))
-    }
-
-    /// `config.validate()`, its error as a usage error.
-    static func check(_ config: ModelConfig) throws {
         do {
-            try config.validate()
+            _ = try config(vocabularySize: 2, defaults: .training)
         } catch let error as MakemoreError {
             throw ValidationError(error.message)
         }
@@ -100,9 +95,13 @@ func printConfiguration(_ title: String, _ lines: [(String, String)]) {
     print()
 }
 
-func describe(_ config: ModelConfig) -> String {
-    "embed \(config.embeddingSize), hidden \(config.hiddenSize), block \(config.blockSize), "
-        + "layers \(config.hiddenLayers): \(config.parameterCount) parameters"
+/// `mlp: embed 10, hidden 200, ...: 12297 parameters`.
+func describe(_ model: any LanguageModel) -> String {
+    "\(model.name): \(model.config.summary)"
+}
+
+func describe(_ type: any LanguageModel.Type, _ config: any ModelConfiguration) -> String {
+    "\(type.name): \(config.summary)"
 }
 
 func describe(_ splits: Splits) -> String {

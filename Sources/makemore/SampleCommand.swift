@@ -33,8 +33,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let checkpoint = try source.load()
         let words = try data.load(fallback: checkpoint.dataPath)
-        let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
-        let sampler = try Sampler(model: model, vocabulary: checkpoint.vocabulary, temperature: temperature, topK: topK)
+        let sampler = try Sampler(model: checkpoint.model, vocabulary: checkpoint.vocabulary, temperature: temperature, topK: topK)
         do {
             _ = try checkpoint.vocabulary.encode(prefix)
         } catch let error as MakemoreError {
@@ -45,7 +44,7 @@ struct SampleCommand: ParsableCommand {
         let trainWords = Set(parts.train), heldOutWords = Set(parts.dev + parts.test)
 
         printConfiguration("makemore sample", [
-            ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
+            ("model", "\(source.url.path): \(describe(checkpoint.model)), trained \(checkpoint.step) steps"),
             ("data", data.describe(words, fallback: checkpoint.dataPath)),
             ("split", "\(parts.train.count) / \(parts.dev.count) / \(parts.test.count) words (train / dev / test)"),
             ("sampling", "\(count) names, seed \(seed), temperature \(temperature)"
@@ -64,35 +63,5 @@ struct SampleCommand: ParsableCommand {
         }
         print()
         print("\(counts.train) in train, \(counts.heldOut) in dev/test, \(counts.new) new")
-    }
-}
-
-struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "eval",
-        abstract: "Print the train / val / test losses of a trained model (batch-norm in evaluation mode)."
-    )
-
-    @OptionGroup(title: "Model") var source: CheckpointOptions
-    @OptionGroup(title: "Data") var data: DataOptions
-    @Flag(help: "Print the losses as one JSON object.")
-    var json = false
-
-    func run() throws {
-        let checkpoint = try source.load()
-        let words = try data.load(fallback: checkpoint.dataPath)
-        let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
-        let model = MLP(config: checkpoint.config, parameters: checkpoint.parameters)
-        let losses = SplitLosses(model: model, splits: splits)
-        if json {
-            print("{\"train\": \(losses.train), \"val\": \(losses.val), \"test\": \(losses.test)}")
-            return
-        }
-        printConfiguration("makemore eval", [
-            ("model", "\(source.url.path): \(describe(checkpoint.config)), trained \(checkpoint.step) steps"),
-            ("data", data.describe(words, fallback: checkpoint.dataPath)),
-            ("split", describe(splits)),
-        ])
-        print(losses.table)
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the MLP with the hand-written gradients alone (the lecture's recipe by default).",
+        abstract: "Train a model with the hand-written gradients alone (the lecture's MLP recipe by default).",
         discussion: """
             Writes a run directory: model.safetensors (checkpoint, saved atomically every --eval-every \
             steps), log.csv, loss.svg and samples.txt. Ctrl-C saves and stops; --resume continues \
@@ -30,9 +30,13 @@ struct TrainCommand: ParsableCommand {
                 throw MakemoreError("nothing to resume: \(modelURL.path) does not exist; leave out --resume to start a run")
             }
             let checkpoint = try Checkpoint(contentsOf: modelURL)
-            try model.checkAgrees(with: checkpoint.config)
-            if let momentum = optimization.momentum, momentum != checkpoint.config.momentum {
-                throw ValidationError("--momentum \(momentum) disagrees with the checkpoint's \(checkpoint.config.momentum)")
+            if let name = model.model, name != checkpoint.model.name {
+                throw ValidationError("--model \(name) disagrees with the checkpoint's \(checkpoint.model.name); leave it out to keep the checkpoint's")
+            }
+            do {
+                try model.sizes(momentum: optimization.momentum).checkAgrees(with: checkpoint.model.config.sizes)
+            } catch let error as MakemoreError {
+                throw ValidationError(error.message)
             }
             if let seed = optimization.seed, seed != checkpoint.options.seed {
                 throw ValidationError("--seed \(seed) disagrees with the checkpoint's \(checkpoint.options.seed)")
@@ -41,7 +45,7 @@ struct TrainCommand: ParsableCommand {
                 throw MakemoreError("the run in \(output.out) finished at step \(checkpoint.step); give a larger --steps to train further")
             }
             words = try data.load(fallback: checkpoint.dataPath)
-            let splits = try Splits(words: words, blockSize: checkpoint.config.blockSize, vocabulary: checkpoint.vocabulary)
+            let splits = try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary)
             trainer = try Trainer(
                 resuming: checkpoint, options: optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
                 log: try RunDirectory(path: output.out).readLog())
@@ -51,22 +55,22 @@ struct TrainCommand: ParsableCommand {
                     "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
             words = try data.load()
-            let splits = try Splits(words: words, blockSize: model.blockSize)
-            let config = try model.config(
-                vocabularySize: splits.vocabulary.count, defaultHidden: 200, momentum: optimization.momentum ?? 0.001)
+            let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .training))
             trainer = try Trainer(
-                config: config, options: optimization.applyingGivenOptions(to: TrainingOptions()), splits: splits,
+                model: try model.type, sizes: model.sizes(momentum: optimization.momentum),
+                options: optimization.applyingGivenOptions(to: TrainingOptions()), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
         let threads = output.threads.apply(to: trainer)
         let options = trainer.options
         let config = trainer.model.config
+        let modelLine = describe(trainer.model) + (config.trainingDetails.map { ", \($0)" } ?? "")
         let resuming = output.resume ? ", resuming at step \(trainer.step)" : ""
         printConfiguration("makemore train", [
             ("data", data.describe(words, fallback: trainer.dataPath)),
             ("split", describe(trainer.splits)),
-            ("model", describe(config) + ", batch-norm momentum \(config.momentum)"),
+            ("model", modelLine),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
             ("threads", threads),
             ("lr", options.learningRateDecayStep < options.steps
@@ -105,8 +109,8 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
 
-        print("calibrating batch-norm on the whole training split")
-        trainer.calibrate()
+        if let finishing = trainer.model.finishingStep { print(finishing) }
+        trainer.finish()
         let checkpoint = trainer.checkpoint(finished: true)
         let losses = SplitLosses(model: trainer.model, splits: trainer.splits)
         print(losses.table)
@@ -115,7 +119,7 @@ struct TrainCommand: ParsableCommand {
         let samples = try (0..<20).map { _ in try sampler.sample(using: &generator) }
         try directory.writeText(samples.joined(separator: "\n") + "\n", to: directory.samples)
         try directory.writeText(
-            LossPlot(title: "makemore: \(describe(config))").svg(
+            LossPlot(title: "makemore \(describe(trainer.model))").svg(
                 training: trainer.log.losses, firstStep: trainer.log.firstStep, dev: trainer.log.devLosses),
             to: directory.plot)
         try directory.save(checkpoint, log: trainer.log)
@@ -209,7 +213,9 @@ struct OptimizationOptions: ParsableArguments {
         } catch let error as MakemoreError {
             throw ValidationError(error.message)
         }
-        if let momentum { try ModelOptions.check(ModelConfig(vocabularySize: 2, momentum: momentum)) }
+        if let momentum, !(momentum >= 0 && momentum <= 1) {
+            throw ValidationError("--momentum must be in 0...1, got \(momentum)")
+        }
     }
 
     /// `base` with the values given on the command line.

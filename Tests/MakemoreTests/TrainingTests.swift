@@ -4,7 +4,7 @@ import Testing
 @testable import Makemore
 
 @Suite struct TrainingTests {
-    static let config = ModelConfig(vocabularySize: 27, embeddingSize: 4, hiddenSize: 16, blockSize: 3, hiddenLayers: 2)
+    static let config = MLPConfig(vocabularySize: 27, embeddingSize: 4, hiddenSize: 16, blockSize: 3, hiddenLayers: 2)
 
     static func options(steps: Int) -> TrainingOptions {
         var options = TrainingOptions()
@@ -26,13 +26,13 @@ import Testing
     /// Stopped after 25 steps, saved, loaded and resumed: the same weights, bit for bit, as 50
     /// steps in one go, and the same log.
     @Test func resumedRunEndsBitForBitLikeAnUninterruptedOne() throws {
-        let whole = try Trainer(config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+        let whole = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
         #expect(try whole.train() == .finished)
 
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try RunDirectory(path: directory.path)
-        let first = try Trainer(config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+        let first = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
         var stepsTaken = 0
         #expect(try first.train(shouldStop: { stepsTaken == 25 }, observe: { if case .step = $0 { stepsTaken += 1 } }) == .stopped)
         #expect(first.step == 25)
@@ -69,11 +69,11 @@ import Testing
         options.evaluationInterval = 30
         var runs: [Trainer] = []
         for threads in [1, 2, 0] {  // 0: chosen as it goes, switching every few steps
-            let trainer = try Trainer(config: config, options: options, splits: splits, dataPath: nil)
+            let trainer = try Trainer(MLP<Float>.self, config: config, options: options, splits: splits, dataPath: nil)
             trainer.model.threads = threads
             if threads == 0 { trainer.threadTuner = ThreadTuner(candidates: [1, 2], probeSteps: 3, period: 7) }
             try trainer.train()
-            trainer.calibrate()
+            trainer.finish()
             runs.append(trainer)
         }
         for run in runs.dropFirst() {
@@ -102,10 +102,10 @@ import Testing
     }
 
     @Test func trainingLowersTheDevLoss() throws {
-        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 600), splits: Self.splits, dataPath: nil)
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 600), splits: Self.splits, dataPath: nil)
         let before = trainer.model.loss(on: Self.splits.dev)
         try trainer.train()
-        trainer.calibrate()
+        trainer.finish()
         let after = trainer.model.loss(on: Self.splits.dev)
         #expect(after < before - 0.3, "dev loss \(before) -> \(after)")
         #expect(trainer.log.losses.count == 600)
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func aLossThatIsNotFiniteStopsWithTheStep() throws {
-        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 100), splits: Self.splits, dataPath: nil)
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 100), splits: Self.splits, dataPath: nil)
         try trainer.train(shouldStop: { trainer.step == 30 })
         let before = trainer.model.parameters["W2"].array
         trainer.model.parameters["W1"][3] = .infinity  // as a diverging run would leave it
@@ -141,15 +141,15 @@ import Testing
     @Test func checkpointRoundTripsAndRejectsBadFiles() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 5), splits: Self.splits, dataPath: nil)
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 5), splits: Self.splits, dataPath: nil)
         try trainer.train()
         let url = directory.appendingPathComponent("model.safetensors")
         try trainer.checkpoint().write(to: url)
         let loaded = try Checkpoint(contentsOf: url)
-        #expect(loaded.config == Self.config)
+        #expect(loaded.model.config as? MLPConfig == Self.config)
         #expect(loaded.vocabulary == Self.splits.vocabulary)
         #expect(loaded.step == 5 && loaded.options == Self.options(steps: 5) && loaded.generator == trainer.generator)
-        #expect(loaded.parameters["W2"].array == trainer.model.parameters["W2"].array)
+        #expect(loaded.model.parameters["W2"].array == trainer.model.parameters["W2"].array)
 
         // Truncated.
         let bytes = try Data(contentsOf: url)
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func samplerHonoursSeedPrefixTopKAndVocabulary() throws {
-        let trainer = try Trainer(config: Self.config, options: Self.options(steps: 200), splits: Self.splits, dataPath: nil)
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 200), splits: Self.splits, dataPath: nil)
         try trainer.train()
         let sampler = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary)
         var g1 = SeededGenerator(seed: 1), g2 = SeededGenerator(seed: 1)

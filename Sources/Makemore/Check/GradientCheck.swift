@@ -3,8 +3,8 @@ public struct GradientCheckRow: Sendable {
     public enum Reference: String, Sendable {
         /// Central finite differences of the step-by-step forward, in Double.
         case finiteDifferences = "finite differences"
-        /// The fused backward against the step-by-step one.
-        case fused = "fused vs step-by-step"
+        /// The model's training code (its layers' fused backward) against the step-by-step backward.
+        case fused = "model (fused layers) vs step-by-step"
     }
 
     public let name: String
@@ -43,23 +43,22 @@ public struct GradientCheck {
         self.relativeTolerance = relativeTolerance
     }
 
-    public func run(_ pass: StepByStep<Double>) -> [GradientCheckRow] {
+    public func run(_ pass: some GradientPass<Double>) -> [GradientCheckRow] {
         let gradients = pass.backward()
         var rows: [GradientCheckRow] = []
-        for name in StepByStep<Double>.gradientOrder(pass.config) {
+        for name in pass.gradientOrder {
             let handWritten = gradients[name]!
             let reference = finiteDifferences(pass, name)
             rows.append(row(name, handWritten, reference, .finiteDifferences))
         }
-        let fused = pass.fusedGradients(from: gradients)
-        for name in StepByStep<Double>.fusedOrder(pass.config) {
-            rows.append(row(name, fused[name]!, gradients[name]!, .fused))
+        for (name, gradient) in pass.modelGradients() {
+            rows.append(row(name, gradient, gradients[name]!, .fused))
         }
         return rows
     }
 
     /// dloss/dvalue for each element of the tensor `name` of `pass`, by central differences.
-    public func finiteDifferences(_ pass: StepByStep<Double>, _ name: String) -> Tensor<Double> {
+    public func finiteDifferences(_ pass: some GradientPass<Double>, _ name: String) -> Tensor<Double> {
         let perturbed = pass.values[name]!.copy()
         let result = Tensor<Double>(shape: perturbed.shape)
         for k in 0..<perturbed.count {

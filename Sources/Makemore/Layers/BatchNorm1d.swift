@@ -34,6 +34,16 @@ public struct BatchNorm1d<T: Scalar> {
 
     public var featureCount: Int { gain.count }
 
+    /// `gain ~ 1 + gainScale · N(0, 1)`, then `bias ~ biasScale · N(0, 1)` (the lecture's
+    /// non-trivial values; with scales 0, PyTorch's 1 and 0, drawing nothing); running mean 0 and
+    /// running variance 1.
+    public func initialize(gainScale: Double, biasScale: Double, using generator: inout SeededGenerator) {
+        if gainScale == 0 { gain.fill(1) } else { gain.fillNormal(scale: gainScale, shift: 1, using: &generator) }
+        if biasScale == 0 { bias.fill(0) } else { bias.fillNormal(scale: biasScale, using: &generator) }
+        runningMean.fill(0)
+        runningVariance.fill(1)
+    }
+
     /// Training forward with the batch's statistics.
     ///
     /// Keeps for the backward `xhat (n, features)` and `inverseStd [features] = (var + eps)^-½`:

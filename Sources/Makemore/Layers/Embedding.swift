@@ -12,6 +12,11 @@ public struct Embedding<T: Scalar> {
 
     public var embeddingSize: Int { table.columns }
 
+    /// `C ~ N(0, 1)`, as `torch.randn` and `nn.Embedding` draw it.
+    public func initialize(using generator: inout SeededGenerator) {
+        table.fillNormal(using: &generator)
+    }
+
     /// `embcat = C[contexts].view(n, blockSize * embeddingSize)`.
     ///
     /// - Parameters:

@@ -19,6 +19,12 @@ public struct Linear<T: Scalar> {
     private var allInputs: Range<Int> { 0..<inputCount }
     private var allOutputs: Range<Int> { 0..<outputCount }
 
+    /// `weight ~ N(0, 1) · weightScale`, then `bias ~ N(0, 1) · biasScale`, drawn in that order.
+    public func initialize(weightScale: Double, biasScale: Double, using generator: inout SeededGenerator) {
+        weight.fillNormal(scale: weightScale, using: &generator)
+        bias.fillNormal(scale: biasScale, using: &generator)
+    }
+
     /// `out (n, outputCount) = x (n, inputCount) @ weight + bias`.
     public func forward(_ x: Tensor<T>, into out: Tensor<T>) {
         setBias(into: out, outputs: allOutputs)

@@ -1,17 +1,19 @@
 import Foundation
 
-/// Times training steps: the fused forward and backward and the SGD update on random batches of
-/// the training split, exactly what `Trainer` runs, after untimed warm-up steps.
-public struct Benchmark: Sendable {
-    public var config: ModelConfig
+/// Times training steps: the model's `trainingStep` on random batches of the training split,
+/// exactly what `Trainer` runs, after untimed warm-up steps.
+public struct Benchmark {
+    public var model: any LanguageModel.Type
+    public var sizes: ModelSizes
     public var batchSize: Int
     public var steps: Int
     public var warmupSteps: Int
     public var threads: Int
     public var seed: UInt64 = 2_147_483_647
 
-    public init(config: ModelConfig, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
-        self.config = config
+    public init(model: any LanguageModel.Type, sizes: ModelSizes, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
+        self.model = model
+        self.sizes = sizes
         self.batchSize = batchSize
         self.steps = steps
         self.warmupSteps = warmupSteps
@@ -22,25 +24,20 @@ public struct Benchmark: Sendable {
         public let seconds: Double
         public let steps: Int
         public let finalLoss: Float
-        /// Multiply-adds of the matrix products of one step, times two.
+        /// Floating-point operations of the matrix products of one step (see `LanguageModel.matmulFlops`).
         public let flopsPerStep: Double
         public let peakResidentBytes: Int
+        /// Threads the steps actually used.
+        public let threads: Int
 
         public var stepsPerSecond: Double { Double(steps) / seconds }
         public var millisecondsPerStep: Double { seconds * 1000 / Double(steps) }
         public var gigaflopsPerSecond: Double { flopsPerStep * stepsPerSecond / 1e9 }
     }
 
-    /// `2·m·k·n` for each of the three products of every Linear layer (forward `x @ W`, `dx =
-    /// dout @ Wᵀ`, `dW = xᵀ @ dout`), with `m` the batch size: the first layer's `dx` counts too,
-    /// since `dC` needs it. Element-wise work (batch-norm, tanh, softmax, SGD) is not counted.
-    public static func matmulFlops(_ config: ModelConfig, batchSize: Int) -> Double {
-        var flops = 0.0
-        for i in 1...config.hiddenLayers {
-            flops += 3 * 2 * Double(batchSize * config.fanIn(ofLayer: i) * config.hiddenSize)
-        }
-        flops += 3 * 2 * Double(batchSize * config.hiddenSize * config.vocabularySize)
-        return flops
+    /// The model's sizes with the checks' defaults (`ModelDefaults.checking`) filling in the rest.
+    public func configuration(vocabularySize: Int) throws -> any ModelConfiguration {
+        try model.configuration(vocabularySize: vocabularySize, sizes: sizes, defaults: .checking)
     }
 
     public func run(on splits: Splits) throws -> Result {
@@ -49,7 +46,7 @@ public struct Benchmark: Sendable {
         options.batchSize = batchSize
         options.learningRateDecayStep = Int.max
         options.seed = seed
-        let trainer = try Trainer(config: config, options: options, splits: splits, dataPath: nil)
+        let trainer = try Trainer(model: model, sizes: sizes, defaults: .checking, options: options, splits: splits, dataPath: nil)
         trainer.model.threads = threads
         trainer.evaluatesDevLoss = false
         var lastLoss: Float = .nan
@@ -60,8 +57,8 @@ public struct Benchmark: Sendable {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Result(
             seconds: seconds, steps: steps, finalLoss: lastLoss,
-            flopsPerStep: Benchmark.matmulFlops(config, batchSize: batchSize),
-            peakResidentBytes: Benchmark.peakResidentBytes())
+            flopsPerStep: trainer.model.matmulFlops(batchSize: batchSize),
+            peakResidentBytes: Benchmark.peakResidentBytes(), threads: trainer.model.parallelism)
     }
 
     /// The largest resident set of this process so far: `VmHWM` of /proc/self/status on Linux

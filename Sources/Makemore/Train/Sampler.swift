@@ -1,7 +1,7 @@
-/// Draws new words from a trained model, one character at a time, with batch-norm in
-/// evaluation mode: the lecture's sampling loop, with temperature, top-k and a prefix.
+/// Draws new words from a trained model, one character at a time, in evaluation mode: the
+/// lecture's sampling loop, with temperature, top-k and a prefix.
 public struct Sampler {
-    public let model: MLP<Float>
+    public let model: any LanguageModel
     public let vocabulary: Vocabulary
     /// Divides the logits: below 1 sharpens the distribution, above 1 flattens it.
     public var temperature: Double = 1
@@ -10,7 +10,7 @@ public struct Sampler {
     /// A word longer than this is cut (a model that never draws `.` would not stop).
     public var maxLength = 100
 
-    public init(model: MLP<Float>, vocabulary: Vocabulary, temperature: Double = 1, topK: Int? = nil) throws {
+    public init(model: any LanguageModel, vocabulary: Vocabulary, temperature: Double = 1, topK: Int? = nil) throws {
         guard model.config.vocabularySize == vocabulary.count else {
             throw MakemoreError("the vocabulary has \(vocabulary.count) characters but the model \(model.config.vocabularySize)")
         }
@@ -29,13 +29,11 @@ public struct Sampler {
 
     /// One word that starts with `prefix`; `prefix` characters must be in the vocabulary.
     public func sample(prefix: String = "", using generator: inout SeededGenerator) throws -> String {
-        let block = model.config.blockSize
         var word = try vocabulary.encode(prefix)
-        var context = [Int32](repeating: 0, count: block) + word
-        context.removeFirst(context.count - block)
+        word.reserveCapacity(maxLength)
         var probabilities = [Double](repeating: 0, count: vocabulary.count)
         while word.count < maxLength {
-            let logits = context.withUnsafeBufferPointer { model.logits(contexts: $0.baseAddress!, count: 1) }
+            let logits = model.logits(after: word)
             // softmax(logits / temperature), keeping only the top k.
             var maximum = -Double.infinity
             for j in 0..<vocabulary.count {
@@ -59,8 +57,6 @@ public struct Sampler {
             }
             if next == 0 { break }
             word.append(Int32(next))
-            context.removeFirst()
-            context.append(Int32(next))
         }
         return vocabulary.decode(word)
     }

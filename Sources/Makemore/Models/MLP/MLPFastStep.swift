@@ -6,68 +6,72 @@
 /// write between two cores costs more than the arithmetic on it. (Reading what the other thread
 /// wrote in an earlier phase is cheap: the processor streams it.)
 ///
-/// The features of every hidden layer are cut into `featureBlocks` blocks (two, unless the layer
-/// is narrow), at a multiple of 32 features. Feature block `f` has its own activations and
+/// The features of every hidden layer are cut into `featureSlices` slices (two, unless the layer
+/// is narrow), at a multiple of 32 features. Feature slice `f` has its own activations and
 /// gradients, `(rows, width)` tensors, and owns the parameters on its side of the cut: `b[f]`,
 /// batch-norm's `gain[f]`, `bias[f]` and running statistics, the rows `f` of the weight of the
 /// Linear that reads the layer (`W_next[f, :]`, `W_out[f, :]`). Rows and vectors cut at 32
 /// elements start on cache-line boundaries in the parameter table. The first Linear's weight
-/// (inputs × hidden) is cut by its rows instead. Each thread (a part) takes whole feature blocks
+/// (inputs × hidden) is cut by its rows instead. Each thread (a part) takes whole feature slices
 /// and computes and updates what they own. The phases, with a wait for all parts after each:
 ///
-///     forward, layer i   per feature block f: hprebn = x @ W[:, f] + b[f]; batch-norm; tanh;
+///     forward, layer i   per feature slice f: hprebn = x @ W[:, f] + b[f]; batch-norm; tanh;
 ///                        in the last layer, f's share of the logits, h[:, f] @ W_out[f, :]
-///     output             per rows of the batch: logits = b_out + the shares in block order;
+///     output             per rows of the batch: logits = b_out + the shares in slice order;
 ///                        softmax, loss and dlogits of each row
-///     backward, layer i  per feature block f: dh[:, f] (from dlogits, or the sum of the shares
+///     backward, layer i  per feature slice f: dh[:, f] (from dlogits, or the sum of the shares
 ///                        of the layer above) and dW_next[f, :] = h[:, f]ᵀ @ dout_next; tanh;
 ///                        batch-norm; db[f]; f's share of dx, dhprebn[:, f] @ W[:, f]ᵀ
 ///     last               per rows r of W1: dW1[r, :] = embcat[:, r]ᵀ @ dhprebn;
 ///                        part 0: dembcat = the sum of the shares, its scatter into dC
 ///
-/// Sums over the hidden features are formed as shares per feature block added in block order,
+/// Sums over the hidden features are formed as shares per feature slice added in slice order,
 /// and nothing else depends on the split, so every number is the same for one thread or two.
 /// With a learning rate, each parameter is updated by its owner right after its last use.
-final class TrainingStep<T: Scalar>: TeamWork {
+///
+/// This is `MLP.forward`, `backward` and `update` reorganised; the tests hold the two equal
+/// (`ModelTests.fastPathEqualsPlainPath`). Its sums over the hidden features are added per slice,
+/// which the plain path adds in one run, so the two agree to rounding, not bit for bit.
+final class MLPFastStep<T: Scalar>: TeamWork {
     let rows: Int
     let parts: Int
-    let config: ModelConfig
+    let config: MLPConfig
     let embedding: Embedding<T>
-    let layers: [MLP<T>.HiddenBlock]
+    let layers: [MLP<T>.HiddenLayer]
     let output: Linear<T>
 
-    /// The features of each feature block; the batch rows (output phase) and the rows of the first
+    /// The features of each feature slice; the batch rows (output phase) and the rows of the first
     /// Linear's weight (last phase) of each part.
     let features: [Range<Int>]
     let batchRows: [Range<Int>]
     let inputs: [Range<Int>]
-    /// Per feature block, per hidden layer: activations, gradients, and the batch-norm of those features.
+    /// Per feature slice, per hidden layer: activations, gradients, and the batch-norm of those features.
     let buffers: [[Buffers]]
     let batchNorms: [[BatchNorm1d<T>]]
     /// Per part: the embeddings of the batch, which each part gathers for itself.
     let embcats: [Tensor<T>]
-    /// Per feature block: its share of the logits `(rows, vocab)` and of `dembcat` `(rows, inputs)`.
+    /// Per feature slice: its share of the logits `(rows, vocab)` and of `dembcat` `(rows, inputs)`.
     let logitShares: [Tensor<T>]
     let embcatShares: [Tensor<T>]
-    /// `dhShares[i % 2][b][c]`: from layer i > 0, feature block b's share of the gradient of layer
-    /// i - 1's features in block c, `(rows, width of c)`. Two sets, since layer i - 1 writes its
+    /// `dhShares[i % 2][b][c]`: from layer i > 0, feature slice b's share of the gradient of layer
+    /// i - 1's features in slice c, `(rows, width of c)`. Two sets, since layer i - 1 writes its
     /// own shares while it reads those of layer i.
     let dhShares: [[[Tensor<T>]]]
     let logits, probs, dLogits, rowLosses, dEmbcat: Tensor<T>
 
-    /// Feature blocks of a hidden layer of `hidden` features: two, unless it is narrow.
-    static func featureBlocks(hidden: Int) -> Int {
+    /// Feature slices of a hidden layer of `hidden` features: two, unless it is narrow.
+    static func featureSlices(hidden: Int) -> Int {
         hidden >= 64 ? 2 : 1
     }
 
-    /// Where two feature blocks meet: near the middle, at a multiple of 32 features, so that in the
+    /// Where two feature slices meet: near the middle, at a multiple of 32 features, so that in the
     /// parameter table (whose tensors start on 128-byte boundaries) the vectors `b`, `gain`, ... and
     /// the rows of the weights are cut on cache-line boundaries.
     static func featureSplit(hidden: Int) -> Int {
         Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
     }
 
-    /// One hidden layer's activations and gradients, for the features of one feature block.
+    /// One hidden layer's activations and gradients, for the features of one feature slice.
     final class Buffers {
         let hprebn, xhat, hpreact, h, dH, dPreact, dPrebn: Tensor<T>  // (rows, width)
         let inverseStd, scratch: Tensor<T>  // [width], (3, width)
@@ -87,21 +91,21 @@ final class TrainingStep<T: Scalar>: TeamWork {
 
     init(model: MLP<T>, rows n: Int) {
         let config = model.config
-        let blockCount = TrainingStep.featureBlocks(hidden: config.hiddenSize)
+        let sliceCount = MLPFastStep.featureSlices(hidden: config.hiddenSize)
         let parts = model.parallelism
         self.rows = n
         self.parts = parts
         self.config = config
         embedding = model.embedding
-        layers = model.blocks
+        layers = model.hidden
         output = model.output
-        let split = TrainingStep.featureSplit(hidden: config.hiddenSize)
-        features = blockCount == 1 ? [0..<config.hiddenSize] : [0..<split, split..<config.hiddenSize]
-        batchRows = (0..<parts).map { MLP<T>.block($0, of: parts, n) }
-        inputs = (0..<parts).map { MLP<T>.block($0, of: parts, config.inputSize) }
-        buffers = features.map { f in model.blocks.map { _ in Buffers(rows: n, width: f.count) } }
+        let split = MLPFastStep.featureSplit(hidden: config.hiddenSize)
+        features = sliceCount == 1 ? [0..<config.hiddenSize] : [0..<split, split..<config.hiddenSize]
+        batchRows = (0..<parts).map { MLP<T>.part($0, of: parts, n) }
+        inputs = (0..<parts).map { MLP<T>.part($0, of: parts, config.inputSize) }
+        buffers = features.map { f in model.hidden.map { _ in Buffers(rows: n, width: f.count) } }
         batchNorms = features.map { f in
-            model.blocks.map { layer in
+            model.hidden.map { layer in
                 let bn = layer.batchNorm
                 return BatchNorm1d(
                     gain: bn.gain.slice(f), bias: bn.bias.slice(f), runningMean: bn.runningMean.slice(f),
@@ -120,11 +124,11 @@ final class TrainingStep<T: Scalar>: TeamWork {
         probs = Tensor(shape: [n, config.vocabularySize])
         dLogits = Tensor(shape: [n, config.vocabularySize])
         rowLosses = Tensor(shape: [n])
-        dEmbcat = blockCount == 1 ? embcatShares[0] : Tensor(shape: [n, config.inputSize])
+        dEmbcat = sliceCount == 1 ? embcatShares[0] : Tensor(shape: [n, config.inputSize])
     }
 
-    /// The feature blocks of part `part`.
-    private func blocks(of part: Int) -> StrideTo<Int> {
+    /// The feature slices of part `part`.
+    private func slices(of part: Int) -> StrideTo<Int> {
         stride(from: part, to: features.count, by: parts)
     }
 
@@ -173,11 +177,11 @@ final class TrainingStep<T: Scalar>: TeamWork {
         switch Phase(rawValue: task)! {
         case .forward:
             if layer == 0 { embedding.forward(contexts: contexts!, blockSize: config.blockSize, into: embcats[part]) }
-            for block in blocks(of: part) { forward(layer: layer, block: block, part: part) }
+            for slice in slices(of: part) { forward(layer: layer, slice: slice, part: part) }
         case .output:
             outputRows(part: part, targets: targets!)
         case .backward:
-            for block in blocks(of: part) { backward(layer: layer, block: block, part: part, learningRate: learningRate) }
+            for slice in slices(of: part) { backward(layer: layer, slice: slice, part: part, learningRate: learningRate) }
         case .last:
             last(part: part, contexts: contexts!, learningRate: learningRate)
         }
@@ -185,20 +189,20 @@ final class TrainingStep<T: Scalar>: TeamWork {
 
     // MARK: Phases
 
-    private func forward(layer: Int, block: Int, part: Int) {
-        let f = features[block], b = buffers[block][layer], linear = layers[layer].linear
+    private func forward(layer: Int, slice: Int, part: Int) {
+        let f = features[slice], b = buffers[slice][layer], linear = layers[layer].linear
         linear.setBias(into: b.hprebn, outputs: f)
         if layer == 0 {
             linear.forward(embcats[part], inputs: 0..<config.inputSize, into: b.hprebn, outputs: f, accumulate: true)
         } else {
-            for (other, g) in features.enumerated() {  // x @ W[:, f], one feature block of x after the other
+            for (other, g) in features.enumerated() {  // x @ W[:, f], one feature slice of x after the other
                 linear.forward(buffers[other][layer - 1].h, inputs: g, into: b.hprebn, outputs: f, accumulate: true)
             }
         }
-        batchNorms[block][layer].forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
+        batchNorms[slice][layer].forwardTraining(b.hprebn, into: b.hpreact, xhat: b.xhat, inverseStd: b.inverseStd)
         Tanh.forward(b.hpreact, into: b.h)
         if layer == layers.count - 1 {
-            output.forward(b.h, inputs: f, into: logitShares[block], outputs: 0..<config.vocabularySize, accumulate: false)
+            output.forward(b.h, inputs: f, into: logitShares[slice], outputs: 0..<config.vocabularySize, accumulate: false)
         }
     }
 
@@ -215,8 +219,8 @@ final class TrainingStep<T: Scalar>: TeamWork {
         CrossEntropy.backward(probs: probs, targets: targets, dLogits: dLogits, rows: r)
     }
 
-    private func backward(layer: Int, block: Int, part: Int, learningRate: T?) {
-        let f = features[block], b = buffers[block][layer]
+    private func backward(layer: Int, slice: Int, part: Int, learningRate: T?) {
+        let f = features[slice], b = buffers[slice][layer]
         // dh[:, f], and the rows f of the weight of the layer above: dW_above[f, :] = h[:, f]ᵀ @ dout_above.
         let above = layer == layers.count - 1 ? output : layers[layer + 1].linear
         if layer == layers.count - 1 {
@@ -225,7 +229,7 @@ final class TrainingStep<T: Scalar>: TeamWork {
             output.weightGradient(x: b.h, inputs: f, dOut: dLogits, outputs: all)
         } else {
             let shares = dhShares[(layer + 1) % 2]
-            sumShares(into: b.dH) { shares[$0][block] }
+            sumShares(into: b.dH) { shares[$0][slice] }
             for (other, g) in features.enumerated() {
                 above.weightGradient(x: b.h, inputs: f, dOut: buffers[other][layer + 1].dPrebn, outputs: g)
             }
@@ -234,7 +238,7 @@ final class TrainingStep<T: Scalar>: TeamWork {
             let width = above.outputCount
             SGD.step(above.weight, above.dWeight, learningRate: learningRate, elements: f.lowerBound * width..<f.upperBound * width)
         }
-        let batchNorm = batchNorms[block][layer], linear = layers[layer].linear
+        let batchNorm = batchNorms[slice][layer], linear = layers[layer].linear
         Tanh.backward(out: b.h, dOut: b.dH, dX: b.dPreact)
         batchNorm.backward(dOut: b.dPreact, xhat: b.xhat, inverseStd: b.inverseStd, dX: b.dPrebn, scratch: b.scratch)
         linear.biasGradient(dOut: b.dPrebn, outputs: f)
@@ -243,14 +247,14 @@ final class TrainingStep<T: Scalar>: TeamWork {
             SGD.step(batchNorm.bias, batchNorm.dBias, learningRate: learningRate)
             SGD.step(linear.bias, linear.dBias, learningRate: learningRate, elements: f)
         }
-        // This block's share of the gradient of the layer's input, dhprebn[:, f] @ W[:, f]ᵀ, for the
-        // embeddings or for each feature block of the layer below.
+        // This slice's share of the gradient of the layer's input, dhprebn[:, f] @ W[:, f]ᵀ, for the
+        // embeddings or for each feature slice of the layer below.
         if layer == 0 {
             linear.inputGradient(
-                dOut: b.dPrebn, outputs: f, into: embcatShares[block], inputs: 0..<config.inputSize, accumulate: false)
+                dOut: b.dPrebn, outputs: f, into: embcatShares[slice], inputs: 0..<config.inputSize, accumulate: false)
         } else {
             for (other, g) in features.enumerated() {
-                linear.inputGradient(dOut: b.dPrebn, outputs: f, into: dhShares[layer % 2][block][other], inputs: g, accumulate: false)
+                linear.inputGradient(dOut: b.dPrebn, outputs: f, into: dhShares[layer % 2][slice][other], inputs: g, accumulate: false)
             }
         }
     }
@@ -259,8 +263,8 @@ final class TrainingStep<T: Scalar>: TeamWork {
     /// update. Part 0 then gathers `dembcat`, scatters it into dC and updates C.
     private func last(part: Int, contexts: UnsafePointer<Int32>, learningRate: T?) {
         let r = inputs[part], first = layers[0].linear
-        for (block, g) in features.enumerated() where !r.isEmpty {
-            first.weightGradient(x: embcats[part], columns: r, inputs: r, dOut: buffers[block][0].dPrebn, outputs: g)
+        for (slice, g) in features.enumerated() where !r.isEmpty {
+            first.weightGradient(x: embcats[part], columns: r, inputs: r, dOut: buffers[slice][0].dPrebn, outputs: g)
         }
         if let learningRate {
             let width = first.outputCount
@@ -273,12 +277,12 @@ final class TrainingStep<T: Scalar>: TeamWork {
         if let learningRate { SGD.step(embedding.table, embedding.dTable, learningRate: learningRate) }
     }
 
-    /// `total = Σ share(b)` over the feature blocks `b`, added in block order.
+    /// `total = Σ share(b)` over the feature slices `b`, added in slice order.
     private func sumShares(into total: Tensor<T>, _ share: (Int) -> Tensor<T>) {
         let t = total.pointer
         t.update(from: share(0).pointer, count: total.count)
-        for block in 1..<features.count {
-            let s = share(block).pointer
+        for slice in 1..<features.count {
+            let s = share(slice).pointer
             for i in 0..<total.count { t[i] += s[i] }
         }
     }

@@ -1,8 +1,24 @@
-/// Every tensor of a model in one allocation, with a named view per tensor, and the gradients
-/// in a second allocation of the same layout.
+/// A named tensor of a model: the name is what checkpoints and exports call it.
+public struct ParameterSpec: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    /// False for running statistics, which the optimizer does not touch.
+    public var isTrainable: Bool = true
+
+    public init(name: String, shape: [Int], isTrainable: Bool = true) {
+        self.name = name
+        self.shape = shape
+        self.isTrainable = isTrainable
+    }
+}
+
+/// Every tensor of a model in one allocation, and the gradients in a second allocation of the
+/// same layout, as llm.c's `ParameterTensors`.
 ///
-/// The one table drives checkpoints, exports and gradient checks, so nothing is kept in step by
-/// hand; the layers and the training step work on views of it. Trainable parameters come first:
+/// A model sees the table through its typed parameters (a struct of views, built in the order of
+/// the specs by `views(of:)`); the names are used only where tensors are written or read
+/// (checkpoints, exports). The one table drives checkpoints, exports, gradient checks and the
+/// optimizer, so nothing is kept in step by hand. Trainable parameters come first:
 /// `values[0..<trainableCount]` (the few elements of padding between tensors stay zero).
 public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     public struct Entry: Sendable {
@@ -52,7 +68,37 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         indexByName[name].map { entries[$0] }
     }
 
-    /// The view of parameter `name`.
+    /// The views of `storage` (`values` or `gradients`) in the order of the specs, taken one at a
+    /// time by a model's typed parameters.
+    public func views(of storage: TensorStorage<T>) -> Views {
+        Views(table: self, storage: storage)
+    }
+
+    /// Hands out the views of a table's tensors in order; `next(shape)` checks the shape expected.
+    public struct Views {
+        let table: ParameterTable
+        let storage: TensorStorage<T>
+        private var index = 0
+
+        init(table: ParameterTable, storage: TensorStorage<T>) {
+            self.table = table
+            self.storage = storage
+        }
+
+        /// The view of the next tensor, which must have `shape`.
+        public mutating func next(_ shape: [Int]) -> Tensor<T> {
+            precondition(index < table.entries.count, "the table has only \(table.entries.count) tensors")
+            let entry = table.entries[index]
+            precondition(entry.shape == shape, "tensor \(index) '\(entry.name)' is \(entry.shape), not \(shape)")
+            index += 1
+            return Tensor(shape: shape, storage: storage, offset: entry.offset)
+        }
+
+        /// True when every tensor was handed out.
+        public var isComplete: Bool { index == table.entries.count }
+    }
+
+    /// The view of parameter `name` (for files: models use their typed parameters).
     public subscript(name: String) -> Tensor<T> {
         guard let entry = entry(name) else { preconditionFailure("no parameter \(name)") }
         return Tensor(shape: entry.shape, storage: values, offset: entry.offset)
@@ -79,39 +125,3 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     }
 }
 
-extension ParameterTable {
-    /// The lecture's initial values, deliberately non-trivial so that a wrong backward cannot
-    /// hide behind zeros: `C ~ N(0,1)`; hidden `W ~ N(0,1)·(5/3)/√fanIn`, `b ~ 0.1·N(0,1)`;
-    /// output `W, b ~ 0.1·N(0,1)`; `bngain ~ 1 + 0.1·N(0,1)`, `bnbias ~ 0.1·N(0,1)`;
-    /// running mean 0 and variance 1. Drawn from `generator` in the order of the table.
-    public static func initialized(_ config: ModelConfig, generator: inout SeededGenerator) -> ParameterTable {
-        let table = ParameterTable(specs: config.parameterSpecs)
-        let output = config.hiddenLayers + 1
-        for entry in table.entries {
-            let tensor = table[entry.name]
-            let name = entry.name
-            // (scale, shift) of each element: value = shift + scale * N(0,1).
-            let (scale, shift): (Double, Double)
-            if name == "C" {
-                (scale, shift) = (1, 0)
-            } else if name == "W\(output)" || name == "b\(output)" {
-                (scale, shift) = (0.1, 0)
-            } else if name.hasPrefix("W") {
-                let layer = Int(name.dropFirst())!
-                (scale, shift) = ((5.0 / 3.0) / Double(config.fanIn(ofLayer: layer)).squareRoot(), 0)
-            } else if name.hasPrefix("bngain") {
-                (scale, shift) = (0.1, 1)
-            } else if name.hasPrefix("bnmean") {
-                tensor.fill(0)
-                continue
-            } else if name.hasPrefix("bnvar") {
-                tensor.fill(1)
-                continue
-            } else {  // b{i}, bnbias{i}
-                (scale, shift) = (0.1, 0)
-            }
-            for i in 0..<tensor.count { tensor[i] = T(shift + scale * generator.nextNormal()) }
-        }
-        return table
-    }
-}

@@ -4,12 +4,13 @@
 /// This is the teaching path: each line allocates a new tensor, as the PyTorch version does.
 /// Training uses the fused layers of `MLP`; the gradient check holds the two equal, and both
 /// against finite differences.
-public struct StepByStep<T: Scalar> {
-    public let config: ModelConfig
+public struct StepByStep<T: Scalar>: GradientPass {
+    public let config: MLPConfig
+    public let batch: Batch
     /// `(batchSize, blockSize)` character indices.
-    public let contexts: [Int32]
+    public var contexts: [Int32] { batch.contexts }
     /// `[batchSize]` target indices.
-    public let targets: [Int32]
+    public var targets: [Int32] { batch.targets }
     public let parameters: ParameterTable<T>
     /// Every parameter used and every intermediate, by name.
     public let values: [String: Tensor<T>]
@@ -21,16 +22,15 @@ public struct StepByStep<T: Scalar> {
 
     /// Runs the forward pass on one batch, with batch-norm in training mode (the running
     /// statistics are read by nobody here and left as they are).
-    public init(parameters: ParameterTable<T>, config: ModelConfig, contexts: [Int32], targets: [Int32]) throws {
-        guard targets.count >= 2 else {
-            throw MakemoreError("batch-norm needs a batch of at least 2 examples to compute a variance; got \(targets.count)")
+    public init(parameters: ParameterTable<T>, config: MLPConfig, batch: Batch) throws {
+        guard batch.count >= 2 else {
+            throw MakemoreError("batch-norm needs a batch of at least 2 examples to compute a variance; got \(batch.count)")
         }
-        precondition(contexts.count == targets.count * config.blockSize)
+        precondition(batch.contexts.count == batch.count * config.blockSize)
         var trace = Trace<T>(baseline: nil, override: nil)
-        let loss = StepByStep.forward(&trace, parameters: parameters, config: config, contexts: contexts, targets: targets)
+        let loss = StepByStep.forward(&trace, parameters: parameters, config: config, contexts: batch.contexts, targets: batch.targets)
         self.config = config
-        self.contexts = contexts
-        self.targets = targets
+        self.batch = batch
         self.parameters = parameters
         self.values = trace.values
         self.order = trace.order
@@ -47,20 +47,21 @@ public struct StepByStep<T: Scalar> {
     // MARK: Forward
 
     private static func forward(
-        _ t: inout Trace<T>, parameters p: ParameterTable<T>, config: ModelConfig,
+        _ t: inout Trace<T>, parameters table: ParameterTable<T>, config: MLPConfig,
         contexts: [Int32], targets: [Int32]
     ) -> T {
         let n = targets.count, nT = T(n)
         let eps = T(config.epsilon)
+        let p = MLPParameters(config, table, table.values)
 
-        let C = t.keep("C", p["C"])
+        let C = t.keep("C", p.C)
         let emb = t.keep("emb", gatherRows(C, contexts, blockSize: config.blockSize))  // (n, block, embed)
         let embcat = t.keep("embcat", emb.reshaped([n, config.inputSize]))  // (n, block * embed)
 
         var x = embcat
         for i in 1...config.hiddenLayers {
-            let W = t.keep("W\(i)", p["W\(i)"])
-            let b = t.keep("b\(i)", p["b\(i)"])
+            let W = t.keep("W\(i)", p.hidden[i - 1].W)
+            let b = t.keep("b\(i)", p.hidden[i - 1].b)
             let hprebn = t.keep("hprebn\(i)", x.matmul(W) + b)  // (n, hidden)
             // Batch norm, one operation a line.
             let bnmeani = t.keep("bnmeani\(i)", (1 / nT) * hprebn.sumOverRows())  // (1, hidden)
@@ -69,15 +70,15 @@ public struct StepByStep<T: Scalar> {
             let bnvar = t.keep("bnvar\(i)", (1 / (nT - 1)) * bndiff2.sumOverRows())  // Bessel: 1/(n-1)
             let bnvar_inv = t.keep("bnvar_inv\(i)", (bnvar + eps).pow(-0.5))
             let bnraw = t.keep("bnraw\(i)", bndiff * bnvar_inv)
-            let bngain = t.keep("bngain\(i)", p["bngain\(i)"])
-            let bnbias = t.keep("bnbias\(i)", p["bnbias\(i)"])
+            let bngain = t.keep("bngain\(i)", p.hidden[i - 1].gain)
+            let bnbias = t.keep("bnbias\(i)", p.hidden[i - 1].bias)
             let hpreact = t.keep("hpreact\(i)", bngain * bnraw + bnbias)
             let h = t.keep("h\(i)", hpreact.tanh())
             x = h
         }
         let L = config.hiddenLayers + 1
-        let W = t.keep("W\(L)", p["W\(L)"])
-        let b = t.keep("b\(L)", p["b\(L)"])
+        let W = t.keep("W\(L)", p.W)
+        let b = t.keep("b\(L)", p.b)
         let logits = t.keep("logits", x.matmul(W) + b)  // (n, vocab)
         // Cross-entropy, one operation a line.
         let logit_maxes = t.keep("logit_maxes", logits.maxOverColumns().values)  // (n, 1)
@@ -198,32 +199,29 @@ public struct StepByStep<T: Scalar> {
         return d
     }
 
-    /// The fused backward of the layers, fed from this pass's tensors: `logits` from
-    /// `CrossEntropy.backward`, and `hprebn{i}` from `BatchNorm1d.backward` given the
-    /// step-by-step `dhpreact{i}` of `gradients`.
-    public func fusedGradients(from gradients: [String: Tensor<T>]) -> [String: Tensor<T>] {
-        var result: [String: Tensor<T>] = [:]
-        let n = batchSize, h = config.hiddenSize
-        let dlogits = Tensor<T>(shape: [n, config.vocabularySize])
-        targets.withUnsafeBufferPointer { CrossEntropy.backward(probs: values["probs"]!, targets: $0.baseAddress!, dLogits: dlogits) }
-        result["logits"] = dlogits
-        for i in 1...config.hiddenLayers {
-            let batchNorm = BatchNorm1d(
-                gain: values["bngain\(i)"]!, bias: values["bnbias\(i)"]!,
-                runningMean: Tensor(shape: [1, h]), runningVariance: Tensor(shape: [1, h]),
-                dGain: Tensor(shape: [1, h]), dBias: Tensor(shape: [1, h]),
-                epsilon: T(config.epsilon), momentum: T(config.momentum))
-            let dhprebn = Tensor<T>(shape: [n, h])
-            batchNorm.backward(
-                dOut: gradients["hpreact\(i)"]!, xhat: values["bnraw\(i)"]!,
-                inverseStd: values["bnvar_inv\(i)"]!, dX: dhprebn, scratch: Tensor(shape: [3, h]))
-            result["hprebn\(i)"] = dhprebn
+    /// The gradients of the model's plain path (`MLP.forward`, `MLP.backward`: the layers'
+    /// fused backward) on the same parameters and batch, for the tensors the step-by-step
+    /// backward also has: `logits` (the fused cross-entropy), `hprebn{i}` (the fused batch-norm),
+    /// and every trainable parameter.
+    public func modelGradients() -> [(name: String, gradient: Tensor<T>)] {
+        let model = MLP<T>(config: config, parameters: parameters.copy())
+        let a = batch.withPointers { contexts, targets in
+            _ = model.forward(contexts: contexts, targets: targets, count: batchSize)
+            model.backward(contexts: contexts, targets: targets)
+            return model.activations!
+        }
+        var result: [(name: String, gradient: Tensor<T>)] = [("logits", a.dLogits)]
+        for i in (1...config.hiddenLayers).reversed() { result.append(("hprebn\(i)", a.hidden[i - 1].dHprebn)) }
+        for entry in model.parameters.entries where entry.spec.isTrainable {
+            result.append((entry.name, model.parameters.gradient(entry.name)))
         }
         return result
     }
 
+    public var gradientOrder: [String] { StepByStep.gradientOrder(config) }
+
     /// The names of the gradients in the order of the lecture's table: from the loss back to `C`.
-    public static func gradientOrder(_ config: ModelConfig) -> [String] {
+    public static func gradientOrder(_ config: MLPConfig) -> [String] {
         let L = config.hiddenLayers
         var names = [
             "logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits", "logit_maxes", "logits",
@@ -237,11 +235,6 @@ public struct StepByStep<T: Scalar> {
             if i > 1 { names.append("h\(i - 1)") }
         }
         return names + ["embcat", "emb", "C"]
-    }
-
-    /// The names that have both a step-by-step and a fused gradient.
-    public static func fusedOrder(_ config: ModelConfig) -> [String] {
-        ["logits"] + (1...config.hiddenLayers).reversed().map { "hprebn\($0)" }
     }
 }
 

@@ -13,6 +13,13 @@ public struct Batch: Sendable {
         targets = [Int32](repeating: 0, count: count)
     }
 
+    /// The batch of these examples: `contexts (count, blockSize)`, `targets [count]`.
+    public init(contexts: [Int32], targets: [Int32]) {
+        precondition(targets.isEmpty ? contexts.isEmpty : contexts.count % targets.count == 0, "contexts do not match targets")
+        self.contexts = contexts
+        self.targets = targets
+    }
+
     /// A batch of `count` examples drawn from `dataset`.
     public init(drawingFrom dataset: Dataset, count: Int, using generator: inout SeededGenerator) {
         self.init(count: count, blockSize: dataset.blockSize)

@@ -68,3 +68,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
 import Foundation
 private func _log(_ x: Double) -> Double { Foundation.log(x) }
 private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
+
+extension Tensor {
+    /// Every element `shift + scale · N(0, 1)`, drawn from `generator` in row-major order.
+    public func fillNormal(scale: Double = 1, shift: Double = 0, using generator: inout SeededGenerator) {
+        for i in 0..<count { self[i] = T(shift + scale * generator.nextNormal()) }
+    }
+}

@@ -1,6 +1,7 @@
-/// The shape of an MLP: an embedding table, `hiddenLayers` blocks of Linear -> BatchNorm1d -> Tanh,
-/// and an output Linear. The defaults are the lecture's: 4,137 parameters on 27 characters.
-public struct ModelConfig: Equatable, Sendable {
+/// The shape of an MLP: an embedding table, `hiddenLayers` layers of Linear -> BatchNorm1d -> Tanh,
+/// and an output Linear. The defaults are the seed notebook's: 4,137 parameters on 27 characters
+/// (the lecture's recipe, what `train` uses, has 200 hidden features: 12,297).
+public struct MLPConfig: ModelConfiguration {
     public var vocabularySize: Int
     /// Width of one character's embedding.
     public var embeddingSize: Int = 10
@@ -8,7 +9,7 @@ public struct ModelConfig: Equatable, Sendable {
     public var hiddenSize: Int = 64
     /// Number of previous characters the model sees.
     public var blockSize: Int = 3
-    /// Number of Linear -> BatchNorm1d -> Tanh blocks.
+    /// Number of Linear -> BatchNorm1d -> Tanh layers.
     public var hiddenLayers: Int = 1
     /// Added to the batch-norm variance before the square root.
     public var epsilon: Double = 1e-5
@@ -49,7 +50,7 @@ public struct ModelConfig: Equatable, Sendable {
     public func fanIn(ofLayer i: Int) -> Int { i == 1 ? inputSize : hiddenSize }
 
     /// Every tensor of the model by name and shape, trainable parameters first, then the
-    /// batch-norm running statistics. The names are used everywhere a tensor is named.
+    /// batch-norm running statistics: the names of the lecture, used in checkpoints and exports.
     public var parameterSpecs: [ParameterSpec] {
         var specs = [ParameterSpec(name: "C", shape: [vocabularySize, embeddingSize])]
         for i in 1...hiddenLayers {
@@ -73,16 +74,64 @@ public struct ModelConfig: Equatable, Sendable {
         return specs
     }
 
-    /// Number of trainable parameters.
-    public var parameterCount: Int {
-        parameterSpecs.filter(\.isTrainable).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    // MARK: Command line and checkpoints
+
+    public var sizes: ModelSizes {
+        ModelSizes(embed: embeddingSize, hidden: hiddenSize, block: blockSize, layers: hiddenLayers, momentum: momentum)
+    }
+
+    public var summary: String {
+        "embed \(embeddingSize), hidden \(hiddenSize), block \(blockSize), layers \(hiddenLayers): \(parameterCount) parameters"
+    }
+
+    public var trainingDetails: String? { "batch-norm momentum \(momentum)" }
+
+    /// The lecture's recipe for `train` (hidden 200); the seed notebook's 64 hidden features for the checks.
+    public init(vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults) throws {
+        self.init(
+            vocabularySize: vocabularySize, embeddingSize: sizes.embed ?? 10,
+            hiddenSize: sizes.hidden ?? (defaults == .training ? 200 : 64), blockSize: sizes.block ?? 3,
+            hiddenLayers: sizes.layers ?? 1, momentum: sizes.momentum ?? 0.001)
+        try validate()
+    }
+
+    public var metadata: [String: String] {
+        [
+            "embed": "\(embeddingSize)", "hidden": "\(hiddenSize)", "block": "\(blockSize)", "layers": "\(hiddenLayers)",
+            "eps": "\(epsilon)", "momentum": "\(momentum)",
+        ]
+    }
+
+    public init(metadata: [String: String], vocabularySize: Int) throws {
+        let m = MetadataReader(metadata)
+        self.init(
+            vocabularySize: vocabularySize, embeddingSize: try m.integer("embed"), hiddenSize: try m.integer("hidden"),
+            blockSize: try m.integer("block"), hiddenLayers: try m.integer("layers"), epsilon: try m.real("eps"),
+            momentum: try m.real("momentum"))
+        try validate()
     }
 }
 
-/// A named tensor of a model.
-public struct ParameterSpec: Equatable, Sendable {
-    public var name: String
-    public var shape: [Int]
-    /// False for the running statistics, which SGD does not touch.
-    public var isTrainable: Bool = true
+/// Reads typed values from a checkpoint's string metadata, with a message naming the key.
+public struct MetadataReader {
+    public let metadata: [String: String]
+
+    public init(_ metadata: [String: String]) { self.metadata = metadata }
+
+    public func value(_ key: String) throws -> String {
+        guard let value = metadata[key] else { throw MakemoreError("metadata lacks '\(key)'") }
+        return value
+    }
+
+    public func integer(_ key: String) throws -> Int {
+        let text = try value(key)
+        guard let number = Int(text) else { throw MakemoreError("metadata '\(key)' is not an integer: '\(text)'") }
+        return number
+    }
+
+    public func real(_ key: String) throws -> Double {
+        let text = try value(key)
+        guard let number = Double(text) else { throw MakemoreError("metadata '\(key)' is not a number: '\(text)'") }
+        return number
+    }
 }

@@ -1,0 +1,218 @@
+/// What everything outside a model uses: the trainer, checkpoints, sampling, evaluation, the
+/// gradient check, exports and the benchmark. A model is one file or folder under `Models/` that
+/// conforms, and one line in `Models.all`.
+///
+/// A model reads like llm.c's `gpt2_forward` / `gpt2_backward` / `gpt2_update`: `forward` runs
+/// the layers in training mode on a batch and returns the loss, `backward` writes the gradient of
+/// every trainable parameter into `parameters.gradients`, `update` moves the parameters. Those
+/// three are the plain, single-thread path a reader learns the model from. `trainingStep` is what
+/// the trainer calls; a model may give it a fast path (threads, fused update), tested equal to
+/// `forward`, `backward`, `update`.
+public protocol LanguageModel: AnyObject {
+    associatedtype Configuration: ModelConfiguration
+
+    /// The name on the command line (`--model`) and in a checkpoint's metadata.
+    static var name: String { get }
+    /// One line on what the model is, for `--help`.
+    static var summary: String { get }
+
+    var config: Configuration { get }
+    /// Every tensor of the model, in the layout of `config.parameterSpecs`.
+    var parameters: ParameterTable<Float> { get }
+
+    /// A model over `parameters`, which must have the layout of `config.parameterSpecs`.
+    init(config: Configuration, parameters: ParameterTable<Float>)
+    /// The model's initial values for `config`, drawn from `generator`.
+    static func initialParameters(_ config: Configuration, generator: inout SeededGenerator) -> ParameterTable<Float>
+
+    // MARK: Training
+
+    /// The plain forward in training mode on `batch`: the mean loss.
+    func forward(_ batch: Batch) -> Float
+    /// The plain backward of the last `forward`: every trainable parameter's gradient is written.
+    func backward(_ batch: Batch)
+    /// Moves every trainable parameter against its gradient.
+    func update(learningRate: Float)
+    /// `forward`, `backward`, and `update` unless the loss is not finite (the parameters are then
+    /// left as they were); returns the loss. Results equal the plain path's (see each model).
+    func trainingStep(_ batch: Batch, learningRate: Float) -> Float
+    /// Threads that `trainingStep` and evaluation may share; results do not depend on it.
+    var threads: Int { get set }
+    /// The most threads that `trainingStep` can use.
+    var parallelism: Int { get }
+    /// What `finishTraining` does, printed before it runs, or nil when it does nothing.
+    var finishingStep: String? { get }
+    /// The model's last step after training (the MLP calibrates batch-norm on the training split).
+    func finishTraining(on train: Dataset)
+    /// Floating-point operations of the matrix products of one training step (`2·m·k·n` each).
+    func matmulFlops(batchSize: Int) -> Double
+
+    // MARK: Use
+
+    /// The mean loss over a whole data set, in evaluation mode.
+    func loss(on dataset: Dataset) -> Double
+    /// The logits of the character after `word` (character indices, without the start token):
+    /// `[vocabularySize]`, valid until the next call.
+    func logits(after word: [Int32]) -> Tensor<Float>
+
+    // MARK: Checking
+
+    /// One batch through the model's step-by-step forward, with its hand-written backward, for
+    /// the gradient check (in Double) and the PyTorch export (in Float).
+    static func gradientPass<T: Scalar>(
+        config: Configuration, parameters: ParameterTable<T>, batch: Batch
+    ) throws -> any GradientPass<T>
+}
+
+extension LanguageModel {
+    public func trainingStep(_ batch: Batch, learningRate: Float) -> Float {
+        let loss = forward(batch)
+        backward(batch)
+        if loss.isFinite { update(learningRate: learningRate) }
+        return loss
+    }
+
+    /// Plain SGD, the lecture's update: `p -= learningRate · dp` for every trainable element.
+    public func update(learningRate: Float) {
+        SGD.step(parameters, learningRate: learningRate)
+    }
+
+    public var finishingStep: String? { nil }
+    public func finishTraining(on train: Dataset) {}
+
+    /// `Self.name`, for an existential.
+    public var name: String { Self.name }
+
+    /// The configuration of `sizes` for this model, `defaults` filling in the rest; validated.
+    public static func configuration(
+        vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults
+    ) throws -> Configuration {
+        try Configuration(vocabularySize: vocabularySize, sizes: sizes, defaults: defaults)
+    }
+
+    /// A new model of `sizes` with its initial values drawn from `generator`.
+    public static func make(
+        vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults, generator: inout SeededGenerator
+    ) throws -> Self {
+        let config = try configuration(vocabularySize: vocabularySize, sizes: sizes, defaults: defaults)
+        return Self(config: config, parameters: initialParameters(config, generator: &generator))
+    }
+}
+
+/// The configuration of a model: its sizes and what the checkpoint records of them.
+public protocol ModelConfiguration: Equatable, Sendable {
+    /// Characters in the vocabulary, `.` included.
+    var vocabularySize: Int { get }
+    /// Characters of context the model reads to predict the next one.
+    var blockSize: Int { get }
+    /// Every tensor of the model by name and shape, trainable parameters first. The names are
+    /// those of checkpoints and exports (the only place where tensors are named).
+    var parameterSpecs: [ParameterSpec] { get }
+    /// The sizes as the command line gives them.
+    var sizes: ModelSizes { get }
+    /// The sizes and the parameter count, on one line: `embed 10, hidden 200, ...: 12297 parameters`.
+    var summary: String { get }
+    /// What `train` prints besides `summary`, if anything.
+    var trainingDetails: String? { get }
+    /// The configuration as checkpoint metadata.
+    var metadata: [String: String] { get }
+
+    /// The configuration recorded in a checkpoint's metadata; throws a message naming what is wrong.
+    init(metadata: [String: String], vocabularySize: Int) throws
+    /// The configuration of `sizes`, with `defaults` for what they leave out; validated.
+    init(vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults) throws
+}
+
+extension ModelConfiguration {
+    /// Number of trainable parameters.
+    public var parameterCount: Int {
+        parameterSpecs.filter(\.isTrainable).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    public var trainingDetails: String? { nil }
+}
+
+/// Which of a model's defaults fill in sizes not given: the recipe's for `train`, smaller ones for
+/// the checks (`gradcheck`, `bench`) where the model has them.
+public enum ModelDefaults: Sendable {
+    case training
+    case checking
+}
+
+/// The sizes of a model as the command line gives them; a model reads those it has.
+public struct ModelSizes: Equatable, Sendable {
+    /// Width of one character's embedding (`--embed`).
+    public var embed: Int?
+    /// Width of each hidden layer (`--hidden`).
+    public var hidden: Int?
+    /// Characters of context (`--block`).
+    public var block: Int?
+    /// Hidden layers (`--layers`).
+    public var layers: Int?
+    /// Batch-norm momentum of the running statistics (`--momentum`).
+    public var momentum: Double?
+
+    public init(embed: Int? = nil, hidden: Int? = nil, block: Int? = nil, layers: Int? = nil, momentum: Double? = nil) {
+        self.embed = embed
+        self.hidden = hidden
+        self.block = block
+        self.layers = layers
+        self.momentum = momentum
+    }
+
+    /// Throws if a size given here disagrees with `other` (a checkpoint's), naming the option.
+    public func checkAgrees(with other: ModelSizes) throws {
+        let given: [(String, Double?, Double?)] = [
+            ("--embed", embed.map(Double.init), other.embed.map(Double.init)),
+            ("--hidden", hidden.map(Double.init), other.hidden.map(Double.init)),
+            ("--block", block.map(Double.init), other.block.map(Double.init)),
+            ("--layers", layers.map(Double.init), other.layers.map(Double.init)),
+            ("--momentum", momentum, other.momentum),
+        ]
+        for (name, value, actual) in given {
+            guard let value, value != actual else { continue }
+            guard let actual else { throw MakemoreError("\(name) does not apply to the checkpoint's model; leave it out") }
+            let shown = name == "--momentum" ? "\(actual)" : "\(Int(actual))"
+            let givenText = name == "--momentum" ? "\(value)" : "\(Int(value))"
+            throw MakemoreError("\(name) \(givenText) disagrees with the checkpoint's \(shown); leave it out to keep the checkpoint's")
+        }
+    }
+}
+
+/// The models this tool trains, by name: adding a model adds its line here.
+public enum Models {
+    public static let all: [any LanguageModel.Type] = [
+        MLP<Float>.self,
+    ]
+
+    public static var names: [String] { all.map { $0.name } }
+
+    /// The model called `name`; throws a message listing the models.
+    public static func named(_ name: String) throws -> any LanguageModel.Type {
+        guard let model = all.first(where: { $0.name == name }) else {
+            throw MakemoreError("unknown model '\(name)'; choose one of: \(names.joined(separator: ", "))")
+        }
+        return model
+    }
+}
+
+/// One batch through a model's step-by-step forward, every parameter and intermediate kept by
+/// name, and the hand-written backward through all of them: what the gradient check compares
+/// with finite differences, and what `--export` writes for the PyTorch check.
+public protocol GradientPass<T> {
+    associatedtype T: Scalar
+
+    var batch: Batch { get }
+    var loss: T { get }
+    /// Every parameter used and every intermediate, by name.
+    var values: [String: Tensor<T>] { get }
+    /// The tensors whose gradients are checked, in the order of the printed table.
+    var gradientOrder: [String] { get }
+    /// The hand-written gradient of the loss with respect to every tensor of `gradientOrder`.
+    func backward() -> [String: Tensor<T>]
+    /// The loss with the tensor `name` replaced by `value`, everything after it computed again.
+    func loss(replacing name: String, with value: Tensor<T>) -> T
+    /// Gradients of the model's training code (its layers' fused backward) on the same batch,
+    /// for tensors that the step-by-step backward also has: `(name, gradient)` in table order.
+    func modelGradients() -> [(name: String, gradient: Tensor<T>)]
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import Makemore
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Print the train / val / test losses of a trained model (in evaluation mode)."
+    )
+
+    @OptionGroup(title: "Model") var source: CheckpointOptions
+    @OptionGroup(title: "Data") var data: DataOptions
+    @Flag(help: "Print the losses as one JSON object.")
+    var json = false
+
+    func run() throws {
+        let checkpoint = try source.load()
+        let words = try data.load(fallback: checkpoint.dataPath)
+        let splits = try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary)
+        let losses = SplitLosses(model: checkpoint.model, splits: splits)
+        if json {
+            print("{\"train\": \(losses.train), \"val\": \(losses.dev), \"test\": \(losses.test)}")
+            return
+        }
+        printConfiguration("makemore eval", [
+            ("model", "\(source.url.path): \(describe(checkpoint.model)), trained \(checkpoint.step) steps"),
+            ("data", data.describe(words, fallback: checkpoint.dataPath)),
+            ("split", describe(splits)),
+        ])
+        print(losses.table)
+    }
+}
