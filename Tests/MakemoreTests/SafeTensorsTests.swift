@@ -147,6 +147,43 @@ private let twoFloatsEntry = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"
         #expect(Array(bytes[(8 + headerLength)...]) == [0x00, 0x00, 0x80, 0x3F, 1, 0, 0, 0, 0, 0, 0, 0])
     }
 
+    /// The exact bytes of a small file, written by the serializer as it stood before the JSON
+    /// header moved to its own file: checkpoints are compared byte for byte, so the header's key
+    /// order (metadata first, its keys sorted; tensors in insertion order; fields dtype, shape,
+    /// data_offsets), its escapes, its lack of spaces and its padding must not change.
+    @Test func serializedBytesAreExactlyTheFormatWrittenSoFar() throws {
+        var tensors = SafeTensors(metadata: [
+            "step": "10",
+            "quote\"back\\slash/": "line\nbreak\ttab\r\u{0}\u{8}\u{C}\u{1F}\u{7F} é😀",
+        ])
+        try tensors.add("W1", floats: [1, -2.5], shape: [2, 1])
+        try tensors.add("名前 \"q\"", int64s: [-2], shape: [])
+        try tensors.add("empty", doubles: [], shape: [0, 3])
+        try tensors.add("pi", doubles: [.pi], shape: [1])
+        let header = #"{"__metadata__":{"quote\"back\\slash/":"line\nbreak\ttab\r\u0000\b\f\u001f\#u{7F} é😀","step":"10"},"#
+            + #""W1":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},"#
+            + #""名前 \"q\"":{"dtype":"I64","shape":[],"data_offsets":[8,16]},"#
+            + #""empty":{"dtype":"F64","shape":[0,3],"data_offsets":[16,16]},"#
+            + #""pi":{"dtype":"F64","shape":[1],"data_offsets":[16,24]}}"#
+            + "  "  // padding: the data starts at byte 8 + 336, a multiple of 8
+        let data: [UInt8] = [
+            0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x20, 0xC0,  // W1: 1.0f, -2.5f
+            0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // 名前: Int64 -2
+            0x18, 0x2D, 0x44, 0x54, 0xFB, 0x21, 0x09, 0x40,  // pi: Double.pi
+        ]
+        let expected: [UInt8] = [80, 1, 0, 0, 0, 0, 0, 0] + Array(header.utf8) + data
+        let bytes = tensors.serialized()
+        #expect(Array(header.utf8).count == 336)
+        #expect(bytes == expected, "\(String(decoding: bytes.prefix(8 + 336), as: UTF8.self))")
+
+        // The same bytes read back: a file written by earlier versions still loads.
+        let read = try SafeTensors(bytes: expected)
+        #expect(read.names == ["W1", "名前 \"q\"", "empty", "pi"])
+        #expect(read.metadata == tensors.metadata)
+        #expect(read.entries == tensors.entries)
+        #expect(try read.doubles("pi").values == [.pi])
+    }
+
     @Test func readsDtypesItCannotConvertButKeepsTheirBytes() throws {
         let header = #"{"i":{"dtype":"I32","shape":[2],"data_offsets":[0,8]},"u":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}}"#
         let read = try SafeTensors(bytes: safeTensorsFile(header: header, data: [1, 0, 0, 0, 255, 255, 255, 255, 7, 8, 9]))
@@ -380,6 +417,78 @@ private let twoFloatsEntry = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"
         (#""k=v""#, "it is a string"),
     ])
     func metadataThatIsNotAMapOfStrings(metadata: String, problem: String) {
+        expectReadError(safeTensorsFile(header: "{\"__metadata__\":\(metadata)}"), mentions: ["'__metadata__'", problem])
+    }
+
+    // Foundation's JSONSerialization and JSONDecoder on Linux (Swift 6.3) accept the trailing
+    // commas and the byte-order mark below, keep only the last of two equal keys, and read 2.0
+    // and 1e3 as integers; the header reader must not (see SafeTensorsHeader.swift).
+
+    @Test(arguments: [
+        #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},}"#,
+        #"{"a": {"dtype": "F32", "shape": [2,], "data_offsets": [0, 8]}}"#,
+        #"{"__metadata__": {"k": "v",}}"#,
+    ])
+    func trailingCommasAreNotJSON(header: String) {
+        expectReadError(safeTensorsFile(header: header, data: Array(repeating: 0, count: 8)), mentions: ["not valid JSON"])
+    }
+
+    @Test func byteOrderMarkBeforeTheHeaderIsNotJSON() {
+        expectReadError(safeTensorsFile(headerBytes: [0xEF, 0xBB, 0xBF] + Array("{}".utf8)),
+                        mentions: ["not valid JSON", "byte 0xef"])
+    }
+
+    @Test func duplicateNamesSpelledWithEscapes() {
+        let header = "{\"a\":\(twoFloatsEntry),\"\\u0061\":\(twoFloatsEntry)}"
+        expectReadError(safeTensorsFile(header: header, data: Array(repeating: 0, count: 8)),
+                        mentions: ["tensor 'a'", "more than once"])
+    }
+
+    @Test func duplicateMetadataEntries() {
+        let header = #"{"__metadata__":{"a":"1"},"__metadata__":{"b":"2"}}"#
+        expectReadError(safeTensorsFile(header: header), mentions: ["more than one '__metadata__'"])
+    }
+
+    @Test func duplicateFieldInATensorEntry() {
+        let header = #"{"W1":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}}"#
+        expectReadError(safeTensorsFile(header: header, data: Array(repeating: 0, count: 8)),
+                        mentions: ["tensor 'W1'", "\"dtype\" more than once"])
+    }
+
+    @Test(arguments: [
+        "[0,8.0]", "[0,8e0]", "[0,80e-1]", "[-0.0,8]", "[0,true]", "[0,null]", "[0,\"8\"]", "[0,[8]]",
+        "[0,9223372036854775808]", "[0,18446744073709551615]", "[0,1e23]", "[-9223372036854775809,8]",
+    ])
+    func dataOffsetsThatAreNotExactNonNegativeIntegers(offsets: String) {
+        let header = "{\"W1\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":\(offsets)}}"
+        expectReadError(safeTensorsFile(header: header, data: Array(repeating: 0, count: 8)),
+                        mentions: ["tensor 'W1'", "two non-negative integers [begin, end] with begin <= end"])
+    }
+
+    @Test(arguments: ["8.0", "-0.0", "[2]", "{}", "9223372036854775808", "18446744073709551615", "1e23"])
+    func shapeDimensionsThatAreNotExactNonNegativeIntegers(dimension: String) {
+        let header = "{\"W1\":{\"dtype\":\"U8\",\"shape\":[\(dimension)],\"data_offsets\":[0,8]}}"
+        expectReadError(safeTensorsFile(header: header, data: Array(repeating: 0, count: 8)),
+                        mentions: ["tensor 'W1'", "not a non-negative integer"])
+    }
+
+    @Test func largeIntegersAreReadExactly() {
+        // 2^53 + 1 is the first integer a Double cannot hold: read through a Double, the shape
+        // and the offsets would round to 2^53 and the message would show ...992.
+        let header = #"{"W1":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,9007199254740993]}}"#
+        expectReadError(safeTensorsFile(header: header), mentions: ["[0, 9007199254740993]", "only 0 bytes"])
+        // Int.max itself is a valid integer; the shape's byte count is what overflows.
+        let largest = #"{"W1":{"dtype":"F32","shape":[9223372036854775807],"data_offsets":[0,0]}}"#
+        expectReadError(safeTensorsFile(header: largest), mentions: ["tensor 'W1'", "too many bytes"])
+    }
+
+    @Test(arguments: [
+        (#"{"k": true}"#, "key 'k' has a boolean value true"),
+        (#"{"k": null}"#, "key 'k' has null value null"),
+        (#"{"k": {"a": "b"}}"#, "key 'k' has an object value"),
+        (#"5"#, "it is a number"),
+    ])
+    func metadataValuesMustBeStrings(metadata: String, problem: String) {
         expectReadError(safeTensorsFile(header: "{\"__metadata__\":\(metadata)}"), mentions: ["'__metadata__'", problem])
     }
 
