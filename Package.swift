@@ -44,6 +44,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MakemoreTests", dependencies: ["Makemore"]),
+        .testTarget(name: "MakemoreTests", dependencies: ["Makemore"], resources: [.copy("Fixtures")]),
     ]
 )

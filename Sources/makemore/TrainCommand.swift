@@ -118,10 +118,7 @@ struct TrainCommand: ParsableCommand {
         let sampler = try Sampler(model: trainer.model, vocabulary: trainer.splits.vocabulary)
         let samples = try (0..<20).map { _ in try sampler.sample(using: &generator) }
         try directory.writeText(samples.joined(separator: "\n") + "\n", to: directory.samples)
-        try directory.writeText(
-            LossPlot(title: "makemore \(describe(trainer.model))").svg(
-                training: trainer.log.losses, firstStep: trainer.log.firstStep, dev: trainer.log.devLosses),
-            to: directory.plot)
+        try directory.writePlot(of: trainer.log, title: "makemore \(describe(trainer.model))")
         try directory.save(checkpoint, log: trainer.log)
         print("samples: " + samples.prefix(8).joined(separator: ", ") + ", ...")
         print("wrote \(directory.url.path)/{\(RunDirectory.modelFile), \(RunDirectory.logFile), \(RunDirectory.plotFile), \(RunDirectory.samplesFile)}")

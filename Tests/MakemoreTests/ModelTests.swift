@@ -81,6 +81,61 @@ import Testing
         }
     }
 
+    /// The typed parameters are the table's tensors of the same names, values and gradients.
+    @Test func typedParametersViewTheNamedTensors() {
+        let config = MLPConfig(vocabularySize: 6, embeddingSize: 3, hiddenSize: 5, blockSize: 2, hiddenLayers: 2)
+        var g = SeededGenerator(seed: 1)
+        let model = MLP<Float>(config: config, generator: &g)
+        func same(_ view: Tensor<Float>, _ name: String, _ storage: TensorStorage<Float>) {
+            let entry = model.parameters.entry(name)!
+            #expect(view.storage === storage && view.offset == entry.offset && view.shape == entry.shape, "\(name)")
+        }
+        for (p, storage) in [(model.p, model.parameters.values), (model.dp, model.parameters.gradients)] {
+            same(p.C, "C", storage)
+            for (i, layer) in p.hidden.enumerated() {
+                same(layer.W, "W\(i + 1)", storage)
+                same(layer.b, "b\(i + 1)", storage)
+                same(layer.gain, "bngain\(i + 1)", storage)
+                same(layer.bias, "bnbias\(i + 1)", storage)
+                same(layer.runningMean, "bnmean\(i + 1)", storage)
+                same(layer.runningVariance, "bnvar\(i + 1)", storage)
+            }
+            same(p.W, "W3", storage)
+            same(p.b, "b3", storage)
+        }
+    }
+
+    /// The fast path (`MLPFastStep`: feature slices, two threads, the update folded into the
+    /// backward) trains like the plain `forward`, `backward`, `update`: 20 steps from the same
+    /// values on the same batches. The two add the products over the hidden features in another
+    /// order (per feature slice, then the slices), so they agree to rounding: in Double to 1e-12
+    /// of each value's size, which is a few hundred ulps of the 20 steps' accumulated rounding and
+    /// a millionth of the size of any wrong gradient's effect.
+    @Test(arguments: [(1, 5, 1), (3, 5, 1), (1, 70, 1), (3, 70, 2), (1, 200, 2), (2, 100, 2)])
+    func fastPathEqualsPlainPath(layers: Int, hidden: Int, threads: Int) throws {
+        var config = Self.small
+        config.hiddenLayers = layers
+        config.hiddenSize = hidden
+        var g = SeededGenerator(seed: 12)
+        let fast = MLP<Double>(config: config, generator: &g)
+        let plain = MLP<Double>(config: config, parameters: fast.parameters.copy())
+        fast.threads = threads
+        var worst = 0.0
+        for step in 0..<20 {
+            let (contexts, targets) = Self.batch(config, 9, &g)
+            let fastLoss = fast.trainingStep(contexts: contexts, targets: targets, count: 9, learningRate: 0.1)
+            let plainLoss = plain.forward(contexts: contexts, targets: targets, count: 9)
+            plain.backward(contexts: contexts, targets: targets)
+            plain.update(learningRate: 0.1)
+            #expect(Swift.abs(fastLoss - plainLoss) <= 1e-12, "step \(step): loss \(fastLoss) vs \(plainLoss)")
+            for i in 0..<fast.parameters.values.count {
+                let a = fast.parameters.values.base[i], b = plain.parameters.values.base[i]
+                worst = Swift.max(worst, Swift.abs(a - b) / Swift.max(1, Swift.abs(b)))
+            }
+        }
+        #expect(worst <= 1e-12, "largest relative difference \(worst)")
+    }
+
     @Test func gradientCheckPassesOnEveryTensor() throws {
         let config = Self.small
         let pass = try Self.pass(seed: 5, batchSize: 4)

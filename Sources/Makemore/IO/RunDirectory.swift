@@ -64,6 +64,11 @@ public struct RunDirectory {
         return try TrainingLog(csv: String(decoding: data, as: UTF8.self), source: log.path)
     }
 
+    /// Draws the log's training and dev losses into `loss.svg`.
+    public func writePlot(of log: TrainingLog, title: String) throws {
+        try writeText(LossPlot(title: title).svg(training: log.losses, firstStep: log.firstStep, dev: log.devLosses), to: plot)
+    }
+
     public func writeText(_ text: String, to url: URL) throws {
         try writeAtomically(Array(text.utf8), to: url)
     }

@@ -22,7 +22,7 @@ public enum CrossEntropy {
     ///
     /// The row maximum is subtracted before `exp` so that it cannot overflow; the loss of a row
     /// is `log Σ exp(z - max) - (z[target] - max)`, which stays finite when a probability
-    /// underflows to zero. The shifted rows are exponentiated in one pass over the block of rows,
+    /// underflows to zero. The shifted rows are exponentiated in one pass over all the rows,
     /// which keeps the vector lanes full when a row (27 letters) is not a multiple of their width.
     public static func forward<T: Scalar>(
         logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>, rows: Range<Int>,
@@ -37,8 +37,8 @@ public enum CrossEntropy {
             for j in 0..<v { p[j] = z[j] - maximum }
             losses[i] = -p[Int(targets[i])]
         }
-        let block = probs.pointer + rows.lowerBound * v
-        T.exp(block, into: block, count: rows.count * v)
+        let shifted = probs.pointer + rows.lowerBound * v
+        T.exp(shifted, into: shifted, count: rows.count * v)
         for i in rows {
             let p = probs.pointer + i * v
             var sum: T = 0

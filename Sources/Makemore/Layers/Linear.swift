@@ -44,11 +44,11 @@ public struct Linear<T: Scalar> {
         if let dX { inputGradient(dOut: dOut, outputs: allOutputs, into: dX, inputs: allInputs, accumulate: false) }
     }
 
-    // MARK: Blocks
+    // MARK: Slices
     //
-    // The same products on a block of the layer: the rows `inputs` and columns `outputs` of the
+    // The same products on a slice of the layer: the rows `inputs` and columns `outputs` of the
     // weight, with `x`, `out`, `dOut` and `dX` holding just those features (`(n, inputs.count)`,
-    // `(n, outputs.count)`). `TrainingStep` shares a layer between threads by such blocks.
+    // `(n, outputs.count)`). `MLPFastStep` shares a layer between threads by such slices.
 
     /// Every row of `out (n, outputs.count)`, or its rows `rows`, set to `bias[outputs]`.
     public func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {

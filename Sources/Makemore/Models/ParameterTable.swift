@@ -38,7 +38,7 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
 
     /// Elements between the starts of consecutive tensors are a multiple of this: each tensor starts
     /// on a 128-byte boundary (for `Float`), like the storage itself. Threads that update different
-    /// tensors, or blocks of one that start on such a boundary, then never write the same cache line.
+    /// tensors, or slices of one that start on such a boundary, then never write the same cache line.
     public static var alignment: Int { 32 }
 
     /// A zero-filled table for `specs`, which list trainable parameters first.

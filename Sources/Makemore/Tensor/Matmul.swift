@@ -7,7 +7,7 @@ import Foundation
 ///     weight gradient    dW   += xᵀ @ dout      matmulTransposedA   (k,m)ᵀ @ (k,n)
 ///
 /// `Float` products run on the register-blocked SIMD kernels of `FloatMatmul`, other scalars on
-/// plain loops, all on the calling thread (`TrainingStep` shares a step's products between
+/// plain loops, all on the calling thread (`MLPFastStep` shares a step's products between
 /// threads). Leading dimensions (`lda`, `ldb`, `ldc`) let a product read or write a block of a
 /// wider matrix in place. `c` must not overlap `a` or `b`.
 /// Each has a plain reference in `ReferenceKernels`, held equal by the tests.
