@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
             let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .training))
             trainer = try Trainer(
                 model: try model.type, sizes: model.sizes(momentum: optimization.momentum),
-                options: optimization.applyingGivenOptions(to: TrainingOptions()), splits: splits,
+                options: optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
@@ -185,7 +185,7 @@ enum Threads: ExpressibleByArgument, CustomStringConvertible {
     }
 }
 
-/// SGD and its schedule. Unset options take the lecture's values or, on --resume, the checkpoint's.
+/// SGD and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
 struct OptimizationOptions: ParsableArguments {
     @Option(help: "Number of SGD steps (default 200000).")
     var steps: Int?
@@ -193,11 +193,11 @@ struct OptimizationOptions: ParsableArguments {
     var batch: Int?
     @Option(help: "Learning rate (default 0.1).")
     var lr: Double?
-    @Option(help: "Step from which the learning rate is a tenth of --lr (default 100000).")
+    @Option(help: "Step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
     var lrDecayStep: Int?
     @Option(help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
     var evalEvery: Int?
-    @Option(help: "Batch-norm momentum of the running statistics (default 0.001).")
+    @Option(help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
     var momentum: Double?
     @Option(help: "Seed of the initial values and the batches (default 2147483647).")
     var seed: UInt64?

@@ -1,13 +1,17 @@
-/// `out = x @ weight + bias`, with the weight stored `(inputCount, outputCount)` as in the lecture.
+/// `out = x @ weight + bias`, with the weight stored `(inputCount, outputCount)` as in the lecture;
+/// without a bias when `bias` is nil (the lecture's Linear before a batch-norm, `bias=False`).
+///
+/// `x` may hold the rows of a 3-D `(B, T, inputCount)` tensor, as `(B·T, inputCount)`: a Linear
+/// acts on the last dimension, row by row.
 public struct Linear<T: Scalar> {
     /// `(inputCount, outputCount)`.
     public let weight: Tensor<T>
-    /// `[outputCount]`.
-    public let bias: Tensor<T>
+    /// `[outputCount]`, or nil.
+    public let bias: Tensor<T>?
     public let dWeight: Tensor<T>
-    public let dBias: Tensor<T>
+    public let dBias: Tensor<T>?
 
-    public init(weight: Tensor<T>, bias: Tensor<T>, dWeight: Tensor<T>, dBias: Tensor<T>) {
+    public init(weight: Tensor<T>, bias: Tensor<T>?, dWeight: Tensor<T>, dBias: Tensor<T>?) {
         self.weight = weight
         self.bias = bias
         self.dWeight = dWeight
@@ -19,16 +23,17 @@ public struct Linear<T: Scalar> {
     private var allInputs: Range<Int> { 0..<inputCount }
     private var allOutputs: Range<Int> { 0..<outputCount }
 
-    /// `weight ~ N(0, 1) · weightScale`, then `bias ~ N(0, 1) · biasScale`, drawn in that order.
+    /// `weight ~ N(0, 1) · weightScale`, then `bias ~ N(0, 1) · biasScale` (zero, drawing
+    /// nothing, when `biasScale` is 0), drawn in that order.
     public func initialize(weightScale: Double, biasScale: Double, using generator: inout SeededGenerator) {
         weight.fillNormal(scale: weightScale, using: &generator)
-        bias.fillNormal(scale: biasScale, using: &generator)
+        if biasScale == 0 { bias?.fill(0) } else { bias?.fillNormal(scale: biasScale, using: &generator) }
     }
 
     /// `out (n, outputCount) = x (n, inputCount) @ weight + bias`.
     public func forward(_ x: Tensor<T>, into out: Tensor<T>) {
-        setBias(into: out, outputs: allOutputs)
-        forward(x, inputs: allInputs, into: out, outputs: allOutputs, accumulate: true)
+        if bias != nil { setBias(into: out, outputs: allOutputs) }
+        forward(x, inputs: allInputs, into: out, outputs: allOutputs, accumulate: bias != nil)
     }
 
     /// Given `dOut = dL/dout`:
@@ -40,7 +45,7 @@ public struct Linear<T: Scalar> {
     /// x is kept from the forward: it is the previous layer's output, which is needed anyway.
     public func backward(x: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>?) {
         weightGradient(x: x, inputs: allInputs, dOut: dOut, outputs: allOutputs)
-        biasGradient(dOut: dOut, outputs: allOutputs)
+        if dBias != nil { biasGradient(dOut: dOut, outputs: allOutputs) }
         if let dX { inputGradient(dOut: dOut, outputs: allOutputs, into: dX, inputs: allInputs, accumulate: false) }
     }
 
@@ -52,7 +57,7 @@ public struct Linear<T: Scalar> {
 
     /// Every row of `out (n, outputs.count)`, or its rows `rows`, set to `bias[outputs]`.
     public func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {
-        let source = bias.pointer + outputs.lowerBound, width = outputs.count
+        let source = bias!.pointer + outputs.lowerBound, width = outputs.count
         for i in rows ?? 0..<out.rows {
             let row = out.pointer + i * width
             for j in 0..<width { row[j] = source[j] }
@@ -80,7 +85,7 @@ public struct Linear<T: Scalar> {
 
     /// `dbias[outputs] = dOut.sum(0)`.
     public func biasGradient(dOut: Tensor<T>, outputs: Range<Int>) {
-        let sums = dBias.pointer + outputs.lowerBound, width = outputs.count
+        let sums = dBias!.pointer + outputs.lowerBound, width = outputs.count
         sums.update(repeating: 0, count: width)
         for i in 0..<dOut.rows {
             let row = dOut.pointer + i * width

@@ -15,6 +15,8 @@ public protocol LanguageModel: AnyObject {
     static var name: String { get }
     /// One line on what the model is, for `--help`.
     static var summary: String { get }
+    /// The model's training recipe: what `train` runs when not told otherwise.
+    static var defaultOptions: TrainingOptions { get }
 
     var config: Configuration { get }
     /// Every tensor of the model, in the layout of `config.parameterSpecs`.
@@ -79,6 +81,7 @@ extension LanguageModel {
 
     public var finishingStep: String? { nil }
     public func finishTraining(on train: Dataset) {}
+    public static var defaultOptions: TrainingOptions { TrainingOptions() }
 
     /// `Self.name`, for an existential.
     public var name: String { Self.name }
@@ -183,6 +186,7 @@ public struct ModelSizes: Equatable, Sendable {
 public enum Models {
     public static let all: [any LanguageModel.Type] = [
         MLP<Float>.self,
+        WaveNet<Float>.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

@@ -161,7 +161,7 @@ final class MLPFastStep<T: Scalar>: TeamWork {
         self.learningRate = learningRate
 
         output.biasGradient(dOut: dLogits, outputs: 0..<config.vocabularySize)
-        if let learningRate { SGD.step(output.bias, output.dBias, learningRate: learningRate) }
+        if let learningRate { SGD.step(output.bias!, output.dBias!, learningRate: learningRate) }
         for layer in layers.indices.reversed() {
             self.layer = layer
             team.run(parts: parts, self, task: Phase.backward.rawValue)
@@ -245,7 +245,7 @@ final class MLPFastStep<T: Scalar>: TeamWork {
         if let learningRate {
             SGD.step(batchNorm.gain, batchNorm.dGain, learningRate: learningRate)
             SGD.step(batchNorm.bias, batchNorm.dBias, learningRate: learningRate)
-            SGD.step(linear.bias, linear.dBias, learningRate: learningRate, elements: f)
+            SGD.step(linear.bias!, linear.dBias!, learningRate: learningRate, elements: f)
         }
         // This slice's share of the gradient of the layer's input, dhprebn[:, f] @ W[:, f]ᵀ, for the
         // embeddings or for each feature slice of the layer below.

@@ -1,4 +1,5 @@
-/// The training options of a run: the lecture's recipe by default.
+/// The training options of a run: the lecture's MLP recipe by default; each model gives its own
+/// recipe (`LanguageModel.defaultOptions`), which is why they sit with the models.
 public struct TrainingOptions: Equatable, Sendable {
     /// Total number of SGD steps.
     public var steps = 200_000

@@ -1,0 +1,309 @@
+/// The lecture's WaveNet (makemore part 5): the context fused two characters at a time, like a
+/// dilated causal convolution.
+///
+///     emb     = C[contexts]                                  (B, T, embed)        T = blockSize
+///     for each level i = 1 ... log2(T):
+///       x       = FlattenConsecutive(2)(previous)            (B, T/2^i, 2·width)
+///       hprebn  = x @ W                  (no bias)           (B, T/2^i, hidden)
+///       hpreact = BatchNorm1d(hprebn)    (over B and time)   (B, T/2^i, hidden)
+///       h       = tanh(hpreact)                              (B, T/2^i, hidden)   (B, hidden) at the last
+///     logits  = h @ W_out + b_out                            (B, vocab)
+///     loss    = cross_entropy(logits, targets)
+///
+/// Row-major, a `(B, t, width)` tensor is the matrix of its `B·t` rows, so each level is the MLP's
+/// Linear, BatchNorm1d and Tanh on `B·T/2^i` rows, and FlattenConsecutive is a view between them:
+/// the batch-norm of a 3-D input over dims (0, 1) is the batch-norm of those rows.
+///
+/// `forward`, `backward` and `update` are the plain path, one thread; evaluation uses the running
+/// statistics (the lecture's, with momentum 0.1; no calibration pass).
+public final class WaveNet<T: Scalar> {
+    public let config: WaveNetConfig
+    /// Every tensor, in the layout of `config.parameterSpecs`.
+    public let parameters: ParameterTable<T>
+    /// Typed views of `parameters.values` and of `parameters.gradients`.
+    public let p: WaveNetParameters<T>
+    public let dp: WaveNetParameters<T>
+    /// The layers, over those views.
+    public let embedding: Embedding<T>
+    public let levels: [Level]
+    public let output: Linear<T>
+    /// Threads that training and evaluation may use; this model runs on one.
+    public var threads = 1
+
+    /// One `FlattenConsecutive(2) -> Linear -> BatchNorm1d -> Tanh` level.
+    public struct Level {
+        public let linear: Linear<T>
+        public let batchNorm: BatchNorm1d<T>
+    }
+
+    public init(config: WaveNetConfig, parameters: ParameterTable<T>) {
+        precondition(parameters.entries.map(\.spec) == config.parameterSpecs, "parameters do not match the configuration")
+        self.config = config
+        self.parameters = parameters
+        let p = WaveNetParameters(config, parameters, parameters.values)
+        let dp = WaveNetParameters(config, parameters, parameters.gradients)
+        self.p = p
+        self.dp = dp
+        embedding = Embedding(table: p.C, dTable: dp.C)
+        levels = zip(p.levels, dp.levels).map { p, dp in
+            Level(
+                linear: Linear(weight: p.W, bias: nil, dWeight: dp.W, dBias: nil),
+                batchNorm: BatchNorm1d(
+                    gain: p.gain, bias: p.bias, runningMean: p.runningMean, runningVariance: p.runningVariance,
+                    dGain: dp.gain, dBias: dp.bias, epsilon: T(config.epsilon), momentum: T(config.momentum)))
+        }
+        output = Linear(weight: p.W, bias: p.b, dWeight: dp.W, dBias: dp.b)
+    }
+
+    /// The lecture's initial values: `C ~ N(0,1)`; each Linear's `W ~ N(0,1)/√fanIn` (the output
+    /// Linear's also × 0.1, to start with a flat distribution), biases 0; batch-norm gain 1, bias 0,
+    /// running mean 0, variance 1. Each layer draws its own, in the order of the layers.
+    public static func initialParameters(_ config: WaveNetConfig, generator: inout SeededGenerator) -> ParameterTable<T> {
+        let model = WaveNet(config: config, parameters: ParameterTable(specs: config.parameterSpecs))
+        model.embedding.initialize(using: &generator)
+        for (i, level) in model.levels.enumerated() {
+            level.linear.initialize(weightScale: 1 / Double(config.fanIn(ofLevel: i + 1)).squareRoot(), biasScale: 0, using: &generator)
+            level.batchNorm.initialize(gainScale: 0, biasScale: 0, using: &generator)
+        }
+        model.output.initialize(weightScale: 0.1 / Double(config.hiddenSize).squareRoot(), biasScale: 0, using: &generator)
+        return model.parameters
+    }
+
+    // MARK: The plain path
+
+    /// The activations of the last `forward`, kept for `backward` (allocated once per batch size).
+    public private(set) var activations: WaveNetActivations<T>?
+
+    /// The forward in training mode: batch statistics, running statistics updated. Returns the mean loss.
+    public func forward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
+        let a = activations(rows: n)
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.emb.reshaped([n, a.emb.count / n]))
+        var x = a.emb  // (B·T, embed)
+        for (level, h) in zip(levels, a.levels) {
+            level.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn)
+            level.batchNorm.forwardTraining(h.hprebn, into: h.hpreact, xhat: h.xhat, inverseStd: h.inverseStd)
+            Tanh.forward(h.hpreact, into: h.h)
+            x = h.h
+        }
+        output.forward(x, into: a.logits)
+        CrossEntropy.forward(logits: a.logits, targets: targets, probs: a.probs, rows: 0..<n, losses: a.rowLosses.pointer)
+        var total: T = 0
+        for i in 0..<n { total += a.rowLosses[i] }
+        return total / T(n)
+    }
+
+    /// The backward of the last `forward`, layer by layer in reverse: writes every gradient.
+    /// FlattenConsecutive's backward is the reverse view, so each Linear writes the gradient of
+    /// its flattened input straight into the gradient of the level below.
+    public func backward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>) {
+        guard let a = activations else { preconditionFailure("backward before forward") }
+        CrossEntropy.backward(probs: a.probs, targets: targets, dLogits: a.dLogits)
+        output.backward(x: a.levels.last!.h, dOut: a.dLogits, dX: a.levels.last!.dH)
+        for i in levels.indices.reversed() {
+            let h = a.levels[i], level = levels[i]
+            Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact)
+            level.batchNorm.backward(dOut: h.dHpreact, xhat: h.xhat, inverseStd: h.inverseStd, dX: h.dHprebn, scratch: h.scratch)
+            let x = i == 0 ? a.emb : a.levels[i - 1].h, dX = i == 0 ? a.dEmb : a.levels[i - 1].dH
+            level.linear.backward(x: FlattenConsecutive.forward(x), dOut: h.dHprebn, dX: FlattenConsecutive.forward(dX))
+        }
+        embedding.dTable.fill(0)
+        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: a.dEmb.reshaped([a.batch, a.dEmb.count / a.batch]))
+    }
+
+    /// SGD, the lecture's update: `p -= learningRate · dp` for every trainable parameter.
+    public func update(learningRate: T) {
+        SGD.step(parameters, learningRate: learningRate)
+    }
+
+    private func activations(rows n: Int) -> WaveNetActivations<T> {
+        if let activations, activations.batch == n { return activations }
+        let created = WaveNetActivations<T>(config: config, batch: n, training: true)
+        activations = created
+        return created
+    }
+
+    // MARK: Evaluation
+
+    /// Examples evaluated at a time.
+    public static var evaluationRows: Int { 256 }
+    /// Forward activations in evaluation mode for `evaluationRows` examples, and one example.
+    private var evaluationWorkspace: WaveNetActivations<T>?
+    private var sampleWorkspace: WaveNetActivations<T>?
+    /// The context of `logits(after:)`.
+    private lazy var sampleContext = [Int32](repeating: 0, count: config.blockSize)
+
+    /// The evaluation-mode forward (running statistics) of `w.batch` contexts into `w`; with
+    /// `targets`, the loss of each row in `w.rowLosses`.
+    private func evaluationForward(contexts: UnsafePointer<Int32>, workspace w: WaveNetActivations<T>, targets: UnsafePointer<Int32>?) {
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.emb.reshaped([w.batch, w.emb.count / w.batch]))
+        var x = w.emb
+        for (level, h) in zip(levels, w.levels) {
+            level.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn)
+            level.batchNorm.forwardEvaluation(h.hprebn, into: h.hpreact)
+            Tanh.forward(h.hpreact, into: h.h)
+            x = h.h
+        }
+        output.forward(x, into: w.logits)
+        if let targets {
+            CrossEntropy.forward(logits: w.logits, targets: targets, probs: w.probs, rows: 0..<w.batch, losses: w.rowLosses.pointer)
+        }
+    }
+
+    /// The mean cross-entropy over a whole data set, in evaluation mode, in chunks.
+    public func loss(on dataset: Dataset, chunk: Int = WaveNet.evaluationRows) -> Double {
+        precondition(dataset.blockSize == config.blockSize)
+        guard dataset.count > 0 else { return .nan }
+        var total = 0.0
+        dataset.contexts.withUnsafeBufferPointer { contexts in
+            dataset.targets.withUnsafeBufferPointer { targets in
+                var start = 0
+                while start < dataset.count {
+                    let n = Swift.min(chunk, dataset.count - start)
+                    let w = evaluationWorkspace(batch: n, chunk: chunk)
+                    evaluationForward(
+                        contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, targets: targets.baseAddress! + start)
+                    var chunkTotal: T = 0
+                    for i in 0..<n { chunkTotal += w.rowLosses[i] }
+                    total += Double(chunkTotal / T(n)) * Double(n)
+                    start += n
+                }
+            }
+        }
+        return total / Double(dataset.count)
+    }
+
+    /// The logits of the character after `word`: its last `blockSize` characters, `.`-padded.
+    public func logits(after word: [Int32]) -> Tensor<T> {
+        let b = config.blockSize
+        for j in 0..<b {
+            let i = word.count - b + j
+            sampleContext[j] = i >= 0 ? word[i] : 0
+        }
+        let w = sampleWorkspace ?? WaveNetActivations<T>(config: config, batch: 1, training: false)
+        sampleWorkspace = w
+        sampleContext.withUnsafeBufferPointer { evaluationForward(contexts: $0.baseAddress!, workspace: w, targets: nil) }
+        return w.logits
+    }
+
+    /// The evaluation workspace for `n` examples: the full one, or a new one for a last, shorter chunk.
+    private func evaluationWorkspace(batch n: Int, chunk: Int) -> WaveNetActivations<T> {
+        if let evaluationWorkspace, evaluationWorkspace.batch == n { return evaluationWorkspace }
+        let created = WaveNetActivations<T>(config: config, batch: n, training: false)
+        if n == chunk { evaluationWorkspace = created }
+        return created
+    }
+}
+
+/// The WaveNet's parameters as typed views of one table (its values, or its gradients), in the
+/// order of `WaveNetConfig.parameterSpecs`.
+public struct WaveNetParameters<T: Scalar> {
+    /// One level's tensors.
+    public struct Level {
+        public let W: Tensor<T>  // (fanIn, hidden)
+        public let gain, bias: Tensor<T>  // (1, hidden): bngain, bnbias
+        public let runningMean, runningVariance: Tensor<T>  // (1, hidden): bnmean, bnvar (not trained)
+    }
+
+    public let C: Tensor<T>  // (vocab, embed)
+    public let levels: [Level]
+    public let W: Tensor<T>  // (hidden, vocab)
+    public let b: Tensor<T>  // [vocab]
+
+    /// The views of `storage` (the table's values or gradients).
+    init(_ config: WaveNetConfig, _ table: ParameterTable<T>, _ storage: TensorStorage<T>) {
+        var views = table.views(of: storage)
+        let h = config.hiddenSize
+        C = views.next([config.vocabularySize, config.embeddingSize])
+        let trained = (1...config.levels).map { i in
+            (W: views.next([config.fanIn(ofLevel: i), h]), gain: views.next([1, h]), bias: views.next([1, h]))
+        }
+        W = views.next([h, config.vocabularySize])
+        b = views.next([config.vocabularySize])
+        levels = trained.map { t in
+            Level(W: t.W, gain: t.gain, bias: t.bias, runningMean: views.next([1, h]), runningVariance: views.next([1, h]))
+        }
+        precondition(views.isComplete)
+    }
+}
+
+/// The activations of a batch of `batch` examples (and, for training, their gradients and what
+/// batch-norm keeps for the backward), each level's as the matrix of its `B·T/2^i` rows.
+public final class WaveNetActivations<T: Scalar> {
+    public struct Level {
+        public let hprebn, hpreact, h: Tensor<T>  // (rows, hidden)
+        public let xhat, dH, dHpreact, dHprebn: Tensor<T>  // (rows, hidden), or empty in evaluation
+        public let inverseStd: Tensor<T>  // [hidden]
+        let scratch: Tensor<T>  // (3, hidden)
+    }
+
+    public let batch: Int
+    public let emb, dEmb: Tensor<T>  // (B·T, embed): the rows of (B, T, embed)
+    public let levels: [Level]
+    public let logits, probs, dLogits: Tensor<T>  // (B, vocab)
+    public let rowLosses: Tensor<T>  // [B]
+
+    init(config: WaveNetConfig, batch n: Int, training: Bool) {
+        batch = n
+        let h = config.hiddenSize, t = training ? 1 : 0
+        emb = Tensor(shape: [n * config.blockSize, config.embeddingSize])
+        dEmb = Tensor(shape: [t * n * config.blockSize, config.embeddingSize])
+        levels = (1...config.levels).map { i in
+            let r = config.rows(ofLevel: i, batch: n)
+            return Level(
+                hprebn: Tensor(shape: [r, h]), hpreact: Tensor(shape: [r, h]), h: Tensor(shape: [r, h]),
+                xhat: Tensor(shape: [t * r, h]), dH: Tensor(shape: [t * r, h]), dHpreact: Tensor(shape: [t * r, h]),
+                dHprebn: Tensor(shape: [t * r, h]), inverseStd: Tensor(shape: [h]), scratch: Tensor(shape: [3, h]))
+        }
+        logits = Tensor(shape: [n, config.vocabularySize])
+        probs = Tensor(shape: [n, config.vocabularySize])
+        dLogits = Tensor(shape: [t * n, config.vocabularySize])
+        rowLosses = Tensor(shape: [n])
+    }
+}
+
+// MARK: The model interface
+
+extension WaveNet: LanguageModel where T == Float {
+    public static var name: String { "wavenet" }
+    public static var summary: String {
+        "the lecture's WaveNet: embedding, FlattenConsecutive(2) -> Linear -> BatchNorm1d -> Tanh levels, Linear"
+    }
+
+    /// The lecture's: 200,000 steps of batch 32, learning rate 0.1, then 0.01 from step 150,000.
+    public static var defaultOptions: TrainingOptions {
+        var options = TrainingOptions()
+        options.learningRateDecayStep = 150_000
+        return options
+    }
+
+    public func forward(_ batch: Batch) -> Float {
+        batch.withPointers { forward(contexts: $0, targets: $1, count: batch.count) }
+    }
+
+    public func backward(_ batch: Batch) {
+        batch.withPointers { backward(contexts: $0, targets: $1) }
+    }
+
+    public var parallelism: Int { 1 }
+
+    /// `2·m·k·n` for each of the three products of every Linear (forward, `dx`, `dW`), with `m`
+    /// the rows of its input (`B·T/2^i` at level `i`): the first level's `dx` counts too, since
+    /// `dC` needs it. Element-wise work is not counted.
+    public func matmulFlops(batchSize: Int) -> Double {
+        var flops = 0.0
+        for i in 1...config.levels {
+            flops += 3 * 2 * Double(config.rows(ofLevel: i, batch: batchSize) * config.fanIn(ofLevel: i) * config.hiddenSize)
+        }
+        return flops + 3 * 2 * Double(batchSize * config.hiddenSize * config.vocabularySize)
+    }
+
+    public func loss(on dataset: Dataset) -> Double {
+        loss(on: dataset, chunk: WaveNet.evaluationRows)
+    }
+
+    public static func gradientPass<U: Scalar>(
+        config: WaveNetConfig, parameters: ParameterTable<U>, batch: Batch
+    ) throws -> any GradientPass<U> {
+        try WaveNetPass(parameters: parameters, config: config, batch: batch)
+    }
+}
