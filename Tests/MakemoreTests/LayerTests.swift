@@ -23,7 +23,7 @@ import Testing
         linear.backward(x: x, dOut: r, dX: dX)
         expectClose(dX, numericalGradient(of: x, loss), tolerance: 1e-6, "dx")
         expectClose(linear.dWeight, numericalGradient(of: linear.weight, loss), tolerance: 1e-6, "dW")
-        expectClose(linear.dBias, numericalGradient(of: linear.bias, loss), tolerance: 1e-6, "db")
+        expectClose(linear.dBias!, numericalGradient(of: linear.bias!, loss), tolerance: 1e-6, "db")
     }
 
     @Test(arguments: shapes)
@@ -72,6 +72,57 @@ import Testing
         expectClose(dX, numericalGradient(of: x, loss), tolerance: 1e-7, "dx")
         expectClose(batchNorm.dGain, numericalGradient(of: batchNorm.gain, loss), tolerance: 1e-7, "dgain")
         expectClose(batchNorm.dBias, numericalGradient(of: batchNorm.bias, loss), tolerance: 1e-7, "dbias")
+    }
+
+    /// The column forms that fast paths share between threads (Linear without bias, batch-norm,
+    /// tanh on the columns of full-width tensors) give the whole layer's numbers, bit for bit,
+    /// and write nothing outside their columns.
+    @Test(arguments: [(5, 7, 70), (32, 48, 128), (3, 9, 5)])
+    func columnFormsEqualTheWholeLayer(rows n: Int, inputs: Int, features f: Int) {
+        var g = SeededGenerator(seed: UInt64(n + inputs + f))
+        let x: Tensor<Float> = randomTensor([n, inputs], &g)
+        let linear = Linear<Float>(weight: randomTensor([inputs, f], &g), bias: nil, dWeight: Tensor(shape: [inputs, f]), dBias: nil)
+        let batchNorm = BatchNorm1d<Float>(
+            gain: randomTensor([1, f], &g, scale: 0.1, shift: 1), bias: randomTensor([1, f], &g, scale: 0.1),
+            runningMean: Tensor(shape: [1, f]), runningVariance: Tensor(shape: [1, f], repeating: 1),
+            dGain: Tensor(shape: [1, f]), dBias: Tensor(shape: [1, f]), epsilon: 1e-5, momentum: 0.1)
+        let dOut: Tensor<Float> = randomTensor([n, f], &g)
+        func pass(_ slices: [Range<Int>]) -> [[Float]] {
+            let pre = Tensor<Float>(shape: [n, f], repeating: .nan), xhat = Tensor<Float>(shape: [n, f], repeating: .nan)
+            let out = Tensor<Float>(shape: [n, f], repeating: .nan), h = Tensor<Float>(shape: [n, f], repeating: .nan)
+            let inverseStd = Tensor<Float>(shape: [f]), dPre = Tensor<Float>(shape: [n, f], repeating: .nan)
+            let dAct = Tensor<Float>(shape: [n, f], repeating: .nan), dX = Tensor<Float>(shape: [n, inputs])
+            batchNorm.runningMean.fill(0)
+            linear.dWeight.fill(.nan)
+            for c in slices {
+                linear.forward(x, into: pre, columns: c)
+                batchNorm.forwardTraining(pre, into: out, xhat: xhat, inverseStd: inverseStd, features: c)
+                Tanh.forward(out, into: h, columns: c)
+                Tanh.backward(out: h, dOut: dOut, dX: dAct, columns: c)
+                batchNorm.backward(dOut: dAct, xhat: xhat, inverseStd: inverseStd, dX: dPre, scratch: Tensor(shape: [3, f]), features: c)
+                linear.weightGradient(x: x, dOut: dPre, columns: c)
+            }
+            linear.inputGradient(dOut: dPre, outputs: 0..<f, into: dX, inputs: 0..<inputs, accumulate: false)
+            return [pre, out, h, dAct, dPre, linear.dWeight, batchNorm.dGain, batchNorm.dBias, batchNorm.runningMean, dX].map(\.array)
+        }
+        let whole = pass([0..<f])
+        let split = f >= 64 ? 32 : f / 2
+        let sliced = pass([0..<split, split..<f])
+        #expect(whole == sliced)
+        #expect(!whole.joined().contains { $0.isNaN }, "a column was left unwritten")
+        // The whole forms: Linear.forward (no bias), BatchNorm1d and Tanh on whole tensors.
+        let pre = Tensor<Float>(shape: [n, f]), out = Tensor<Float>(shape: [n, f]), h = Tensor<Float>(shape: [n, f])
+        linear.forward(x, into: pre)
+        batchNorm.runningMean.fill(0)
+        batchNorm.forwardTraining(pre, into: out, xhat: Tensor(shape: [n, f]), inverseStd: Tensor(shape: [f]))
+        Tanh.forward(out, into: h)
+        #expect([pre.array, out.array, h.array] == Array(whole[0..<3]))
+        // Input gradient by columns of x.
+        let dX = Tensor<Float>(shape: [n, inputs]), dXColumns = Tensor<Float>(shape: [n, inputs])
+        linear.inputGradient(dOut: dOut, outputs: 0..<f, into: dX, inputs: 0..<inputs, accumulate: false)
+        linear.inputGradient(dOut: dOut, into: dXColumns, columns: 0..<inputs / 2)
+        linear.inputGradient(dOut: dOut, into: dXColumns, columns: inputs / 2..<inputs)
+        #expect(dX.array == dXColumns.array)
     }
 
     @Test func batchNormUsesBatchSizeAndBesselAndRunningStatistics() {

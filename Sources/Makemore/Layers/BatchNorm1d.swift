@@ -48,41 +48,47 @@ public struct BatchNorm1d<T: Scalar> {
     ///
     /// Keeps for the backward `xhat (n, features)` and `inverseStd [features] = (var + eps)^-½`:
     /// the backward needs both, and recomputing them would cost another pass over the batch.
+    ///
+    /// With `features`, only those columns of the `(n, featureCount)` tensors are computed (and
+    /// those running statistics updated): each feature is normalised on its own, so a fast path
+    /// may share a layer's features between threads.
     public func forwardTraining(
         _ x: Tensor<T>, into out: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>,
-        updatingRunningStatistics: Bool = true
+        updatingRunningStatistics: Bool = true, features: Range<Int>? = nil
     ) {
-        let n = x.rows, f = featureCount
+        let n = x.rows, f = featureCount, columns = features ?? 0..<f, w = columns.count, c = columns.lowerBound
         precondition(n >= 2, "batch-norm training needs at least two examples")
         // Loops run along the features of one row at a time (`row[j]`), which the compiler
         // vectorizes; the mean lives in the first row of xhat until that row is overwritten.
-        let mean = xhat.pointer, variance = inverseStd.pointer
-        mean.update(repeating: 0, count: f)
-        variance.update(repeating: 0, count: f)
+        let mean = xhat.pointer + c, variance = inverseStd.pointer + c
+        let gain = gain.pointer + c, bias = bias.pointer + c
+        let runningMean = runningMean.pointer + c, runningVariance = runningVariance.pointer + c
+        mean.update(repeating: 0, count: w)
+        variance.update(repeating: 0, count: w)
         for i in 0..<n {
-            let row = x.pointer + i * f
-            for j in 0..<f { mean[j] += row[j] }
+            let row = x.pointer + i * f + c
+            for j in 0..<w { mean[j] += row[j] }
         }
-        for j in 0..<f { mean[j] /= T(n) }
+        for j in 0..<w { mean[j] /= T(n) }
         for i in 0..<n {
-            let row = x.pointer + i * f
-            for j in 0..<f { variance[j] += (row[j] - mean[j]) * (row[j] - mean[j]) }
+            let row = x.pointer + i * f + c
+            for j in 0..<w { variance[j] += (row[j] - mean[j]) * (row[j] - mean[j]) }
         }
-        for j in 0..<f { variance[j] /= T(n - 1) }
+        for j in 0..<w { variance[j] /= T(n - 1) }
         if updatingRunningStatistics {
-            for j in 0..<f {
-                runningMean.pointer[j] = (1 - momentum) * runningMean.pointer[j] + momentum * mean[j]
-                runningVariance.pointer[j] = (1 - momentum) * runningVariance.pointer[j] + momentum * variance[j]
+            for j in 0..<w {
+                runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mean[j]
+                runningVariance[j] = (1 - momentum) * runningVariance[j] + momentum * variance[j]
             }
         }
-        for j in 0..<f { variance[j] = 1 / (variance[j] + epsilon).squareRoot() }  // now the inverse std
+        for j in 0..<w { variance[j] = 1 / (variance[j] + epsilon).squareRoot() }  // now the inverse std
         // Row 0 last: it holds the mean the other rows subtract.
         for i in (0..<n).reversed() {
-            let row = x.pointer + i * f, normalizedRow = xhat.pointer + i * f, outRow = out.pointer + i * f
-            for j in 0..<f {
+            let row = x.pointer + i * f + c, normalizedRow = xhat.pointer + i * f + c, outRow = out.pointer + i * f + c
+            for j in 0..<w {
                 let normalized = (row[j] - mean[j]) * variance[j]
                 normalizedRow[j] = normalized
-                outRow[j] = gain.pointer[j] * normalized + bias.pointer[j]
+                outRow[j] = gain[j] * normalized + bias[j]
             }
         }
     }
@@ -107,31 +113,36 @@ public struct BatchNorm1d<T: Scalar> {
     ///
     /// (sums over the batch; the n/(n-1) is Bessel's correction carried through).
     ///
-    /// `scratch (3, features)` holds the sums and per-feature factors.
-    public func backward(dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, scratch: Tensor<T>) {
-        let n = dOut.rows, f = featureCount
-        let sumDOut = scratch.pointer, sumDXhat = scratch.pointer + f, scale = scratch.pointer + 2 * f
-        sumDOut.update(repeating: 0, count: f)
-        sumDXhat.update(repeating: 0, count: f)
+    /// `scratch (3, features)` holds the sums and per-feature factors. With `features`, only those
+    /// columns are computed, as in `forwardTraining`.
+    public func backward(
+        dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, scratch: Tensor<T>,
+        features: Range<Int>? = nil
+    ) {
+        let n = dOut.rows, f = featureCount, columns = features ?? 0..<f, w = columns.count, c = columns.lowerBound
+        let sumDOut = scratch.pointer + c, sumDXhat = scratch.pointer + f + c, scale = scratch.pointer + 2 * f + c
+        let gain = gain.pointer + c, inverseStd = inverseStd.pointer + c, dGain = dGain.pointer + c, dBias = dBias.pointer + c
+        sumDOut.update(repeating: 0, count: w)
+        sumDXhat.update(repeating: 0, count: w)
         for i in 0..<n {
-            let d = dOut.pointer + i * f, normalized = xhat.pointer + i * f
-            for j in 0..<f {
+            let d = dOut.pointer + i * f + c, normalized = xhat.pointer + i * f + c
+            for j in 0..<w {
                 sumDOut[j] += d[j]
                 sumDXhat[j] += d[j] * normalized[j]
             }
         }
         // dx = a·dout - b - c·xhat with, per feature, a = gain·invstd, b = a/n · Σ dout,
         // c = a/(n-1) · Σ dout·xhat: the expression above multiplied out.
-        for j in 0..<f {
-            dGain.pointer[j] = sumDXhat[j]
-            dBias.pointer[j] = sumDOut[j]
-            scale[j] = gain.pointer[j] * inverseStd.pointer[j]
+        for j in 0..<w {
+            dGain[j] = sumDXhat[j]
+            dBias[j] = sumDOut[j]
+            scale[j] = gain[j] * inverseStd[j]
             sumDOut[j] *= scale[j] / T(n)
             sumDXhat[j] *= scale[j] / T(n - 1)
         }
         for i in 0..<n {
-            let d = dOut.pointer + i * f, normalized = xhat.pointer + i * f, dRow = dX.pointer + i * f
-            for j in 0..<f { dRow[j] = scale[j] * d[j] - sumDOut[j] - sumDXhat[j] * normalized[j] }
+            let d = dOut.pointer + i * f + c, normalized = xhat.pointer + i * f + c, dRow = dX.pointer + i * f + c
+            for j in 0..<w { dRow[j] = scale[j] * d[j] - sumDOut[j] - sumDXhat[j] * normalized[j] }
         }
     }
 }

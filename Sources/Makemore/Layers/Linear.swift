@@ -101,4 +101,31 @@ public struct Linear<T: Scalar> {
             dOut.pointer, weight.pointer + inputs.lowerBound * outputCount + outputs.lowerBound, into: dX.pointer,
             m: dOut.rows, k: outputs.count, n: inputs.count, ldb: outputCount, accumulate: accumulate)
     }
+
+    // MARK: Columns
+    //
+    // The same products on the columns `columns` of full-width tensors: a fast path's share of a
+    // layer when each thread takes some of its output features.
+
+    /// `out[:, columns] = x @ weight[:, columns]` (no bias: for a Linear followed by batch-norm).
+    public func forward(_ x: Tensor<T>, into out: Tensor<T>, columns: Range<Int>) {
+        precondition(bias == nil, "column-wise forward is for a Linear without bias")
+        Kernels.matmul(
+            x.pointer, weight.pointer + columns.lowerBound, into: out.pointer + columns.lowerBound,
+            m: x.rows, k: inputCount, n: columns.count, ldb: outputCount, ldc: outputCount)
+    }
+
+    /// `dweight[:, columns] = xᵀ @ dOut[:, columns]`.
+    public func weightGradient(x: Tensor<T>, dOut: Tensor<T>, columns: Range<Int>) {
+        Kernels.matmulTransposedA(
+            x.pointer, dOut.pointer + columns.lowerBound, into: dWeight.pointer + columns.lowerBound,
+            m: inputCount, k: x.rows, n: columns.count, lda: inputCount, ldb: outputCount, ldc: outputCount, accumulate: false)
+    }
+
+    /// `dX[:, columns] = dOut @ weight[columns, :]ᵀ`: the gradient of the input features `columns`.
+    public func inputGradient(dOut: Tensor<T>, into dX: Tensor<T>, columns: Range<Int>) {
+        Kernels.matmulTransposedB(
+            dOut.pointer, weight.pointer + columns.lowerBound * outputCount, into: dX.pointer + columns.lowerBound,
+            m: dOut.rows, k: outputCount, n: columns.count, ldb: outputCount, ldc: inputCount)
+    }
 }

@@ -27,7 +27,7 @@ public final class WaveNet<T: Scalar> {
     public let embedding: Embedding<T>
     public let levels: [Level]
     public let output: Linear<T>
-    /// Threads that training and evaluation may use; this model runs on one.
+    /// Threads that training steps may share (see `WaveNetFastStep`); results do not depend on it.
     public var threads = 1
 
     /// One `FlattenConsecutive(2) -> Linear -> BatchNorm1d -> Tanh` level.
@@ -113,6 +113,30 @@ public final class WaveNet<T: Scalar> {
     /// SGD, the lecture's update: `p -= learningRate · dp` for every trainable parameter.
     public func update(learningRate: T) {
         SGD.step(parameters, learningRate: learningRate)
+    }
+
+    // MARK: The fast path
+
+    /// The fast steps of the last batch size, one per number of threads used.
+    private var fastSteps: [WaveNetFastStep<T>] = []
+
+    /// `forward`, `backward` and `update` (unless the loss is not finite) as one `WaveNetFastStep`,
+    /// shared by `parallelism` threads: the same numbers, bit for bit.
+    @discardableResult
+    public func trainingStep(
+        contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int, learningRate: T?
+    ) -> T {
+        precondition(n >= 2, "batch-norm training needs at least two examples")
+        let a = activations(rows: n), parts = parallelism
+        if fastSteps.first?.a !== a { fastSteps = [] }
+        let step = fastSteps.first { $0.parts == parts } ?? WaveNetFastStep(model: self, batch: n, parts: parts, activations: a)
+        if !fastSteps.contains(where: { $0 === step }) { fastSteps.append(step) }
+        return step.run(contexts: contexts, targets: targets, learningRate: learningRate)
+    }
+
+    /// Threads a training step actually uses: `threads`, but at most one per feature slice.
+    public var parallelism: Int {
+        Swift.max(1, Swift.min(threads, WaveNetFastStep<T>.featureSlices(hidden: config.hiddenSize)))
     }
 
     private func activations(rows n: Int) -> WaveNetActivations<T> {
@@ -284,7 +308,9 @@ extension WaveNet: LanguageModel where T == Float {
         batch.withPointers { backward(contexts: $0, targets: $1) }
     }
 
-    public var parallelism: Int { 1 }
+    public func trainingStep(_ batch: Batch, learningRate: Float) -> Float {
+        batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
+    }
 
     /// `2·m·k·n` for each of the three products of every Linear (forward, `dx`, `dW`), with `m`
     /// the rows of its input (`B·T/2^i` at level `i`): the first level's `dx` counts too, since

@@ -1,0 +1,132 @@
+/// One training step of a `WaveNet` (forward, backward, optionally the SGD update) shared by one
+/// thread or two: `WaveNet.forward`, `backward` and `update` with the work of each layer cut
+/// between the parts, so that no two parts write the same memory in a phase.
+///
+/// Each part (thread) takes a slice of the hidden features of every level (two slices, cut at a
+/// multiple of 32 features, unless the level is narrow) or a range of rows. The phases, with a
+/// wait for all parts after each:
+///
+///     forward, level i     per feature slice f: hprebn[:, f] = x @ W[:, f]; batch-norm and tanh
+///                          of the features f (each feature is normalised on its own)
+///     output               per rows r: logits[r] = h[r] @ W_out + b_out; softmax, loss, dlogits
+///     output backward      per feature slice f: dW_out[f, :] = h[:, f]ᵀ @ dlogits;
+///                          dh[:, f] = dlogits @ W_out[f, :]ᵀ; part 0: db_out
+///     backward, level i    per feature slice f: tanh and batch-norm backward, dW[:, f] = xᵀ @ dhprebn[:, f]
+///     input gradient, i    per rows r of x: dx[r] = dhprebn[r] @ Wᵀ (the level below's dh, or demb)
+///     (calling thread)     the scatter of demb into dC
+///     update               per share of the parameter table: SGD
+///
+/// Every number is computed by the same kernel, in the same order, as on the plain path (a
+/// column of a product or a row of it does not depend on the others), so the step equals
+/// `forward`, `backward`, `update` bit for bit, on one thread or two (tested).
+final class WaveNetFastStep<T: Scalar>: TeamWork {
+    let batch: Int
+    let parts: Int
+    unowned let model: WaveNet<T>
+    let a: WaveNetActivations<T>
+    /// The hidden features of each part (one slice each).
+    let features: [Range<Int>]
+
+    /// Feature slices of a level of `hidden` features: two, unless it is narrow.
+    static func featureSlices(hidden: Int) -> Int {
+        hidden >= 64 ? 2 : 1
+    }
+
+    init(model: WaveNet<T>, batch n: Int, parts: Int, activations: WaveNetActivations<T>) {
+        self.batch = n
+        self.parts = parts
+        self.model = model
+        self.a = activations
+        let hidden = model.config.hiddenSize
+        let split = Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
+        features = parts == 1 ? [0..<hidden] : [0..<split, split..<hidden]
+    }
+
+    private enum Phase: Int {
+        case forward, output, outputBackward, backward, inputGradient, update
+    }
+
+    /// What the parts of the running step read: set by `run` before each phase.
+    private var contexts: UnsafePointer<Int32>?
+    private var targets: UnsafePointer<Int32>?
+    private var learningRate: T?
+    private var level = 0
+
+    /// Runs the step; returns the mean loss. Updates the parameters when given a learning rate
+    /// and the loss is finite.
+    func run(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, learningRate: T?) -> T {
+        let team = WorkerTeam.shared, config = model.config
+        self.contexts = contexts
+        self.targets = targets
+        model.embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.emb.reshaped([batch, a.emb.count / batch]))
+        for level in model.levels.indices {
+            self.level = level
+            team.run(parts: parts, self, task: Phase.forward.rawValue)
+        }
+        team.run(parts: parts, self, task: Phase.output.rawValue)
+        var total: T = 0
+        for i in 0..<batch { total += a.rowLosses[i] }
+        self.learningRate = total.isFinite ? learningRate : nil
+        team.run(parts: parts, self, task: Phase.outputBackward.rawValue)
+        for level in model.levels.indices.reversed() {
+            self.level = level
+            team.run(parts: parts, self, task: Phase.backward.rawValue)
+            team.run(parts: parts, self, task: Phase.inputGradient.rawValue)
+        }
+        model.embedding.dTable.fill(0)
+        model.embedding.backward(
+            contexts: contexts, blockSize: config.blockSize, dOut: a.dEmb.reshaped([batch, a.dEmb.count / batch]))
+        if self.learningRate != nil { team.run(parts: parts, self, task: Phase.update.rawValue) }
+        return total / T(batch)
+    }
+
+    /// Helper threads reach this through the `TeamWork` witness, which is generic code; the
+    /// specialization makes them run the `Float` code the calling thread runs.
+    @_specialize(where T == Float)
+    func run(task: Int, part: Int) {
+        let f = features[part], rows = MLP<T>.part(part, of: parts, batch)
+        switch Phase(rawValue: task)! {
+        case .forward:
+            let layer = model.levels[level], h = a.levels[level]
+            let x = level == 0 ? a.emb : a.levels[level - 1].h
+            layer.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn, columns: f)
+            layer.batchNorm.forwardTraining(h.hprebn, into: h.hpreact, xhat: h.xhat, inverseStd: h.inverseStd, features: f)
+            Tanh.forward(h.hpreact, into: h.h, columns: f)
+        case .output:
+            guard !rows.isEmpty else { return }
+            let logits = a.logits.rows(rows)
+            model.output.forward(a.levels.last!.h.rows(rows), into: logits)
+            CrossEntropy.forward(logits: a.logits, targets: targets!, probs: a.probs, rows: rows, losses: a.rowLosses.pointer)
+            CrossEntropy.backward(probs: a.probs, targets: targets!, dLogits: a.dLogits, rows: rows)
+        case .outputBackward:
+            let last = a.levels.last!, output = model.output
+            output.weightGradient(x: last.h, columns: f, inputs: f, dOut: a.dLogits, outputs: 0..<output.outputCount)
+            output.inputGradient(dOut: a.dLogits, into: last.dH, columns: f)
+            if part == 0 { output.biasGradient(dOut: a.dLogits, outputs: 0..<output.outputCount) }
+        case .backward:
+            let layer = model.levels[level], h = a.levels[level]
+            Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact, columns: f)
+            layer.batchNorm.backward(
+                dOut: h.dHpreact, xhat: h.xhat, inverseStd: h.inverseStd, dX: h.dHprebn, scratch: h.scratch, features: f)
+            let x = level == 0 ? a.emb : a.levels[level - 1].h
+            layer.linear.weightGradient(x: FlattenConsecutive.forward(x), dOut: h.dHprebn, columns: f)
+        case .inputGradient:
+            let layer = model.levels[level], h = a.levels[level]
+            let dX = FlattenConsecutive.forward(level == 0 ? a.dEmb : a.levels[level - 1].dH)
+            let r = MLP<T>.part(part, of: parts, h.dHprebn.rows)
+            guard !r.isEmpty else { return }
+            layer.linear.inputGradient(
+                dOut: h.dHprebn.rows(r), outputs: 0..<layer.linear.outputCount, into: dX.rows(r),
+                inputs: 0..<layer.linear.inputCount, accumulate: false)
+        case .update:
+            guard let learningRate else { return }
+            // The trainable elements in `parts` ranges of whole cache lines.
+            let table = model.parameters
+            let share = MLP<T>.part(part, of: parts, table.trainableCount / ParameterTable<T>.alignment + 1)
+            let elements = Swift.min(table.trainableCount, share.lowerBound * ParameterTable<T>.alignment)
+                ..< Swift.min(table.trainableCount, share.upperBound * ParameterTable<T>.alignment)
+            let values = table.values.base, gradients = table.gradients.base
+            for i in elements { values[i] -= learningRate * gradients[i] }
+        }
+    }
+}
