@@ -23,23 +23,38 @@ import Testing
         return try! Splits(words: WordList(words: Array(words.words.prefix(3000))), blockSize: 3)
     }()
 
+    /// Small sizes of each model for the trainer's tests.
+    static let models: [(String, ModelSizes)] = [
+        ("mlp", ModelSizes(embed: 4, hidden: 16, block: 3, layers: 2)),
+        ("wavenet", ModelSizes(embed: 4, hidden: 64, block: 4)),
+    ]
+
+    static func trainer(_ model: String, _ sizes: ModelSizes, steps: Int, splits: Splits) throws -> Trainer {
+        try Trainer(model: try Models.named(model), sizes: sizes, options: Self.options(steps: steps), splits: splits, dataPath: nil)
+    }
+
     /// Stopped after 25 steps, saved, loaded and resumed: the same weights, bit for bit, as 50
-    /// steps in one go, and the same log.
-    @Test func resumedRunEndsBitForBitLikeAnUninterruptedOne() throws {
-        let whole = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+    /// steps in one go, and the same log; for every model, on one thread and two.
+    @Test(arguments: models, [1, 2])
+    func resumedRunEndsBitForBitLikeAnUninterruptedOne(model: (name: String, sizes: ModelSizes), threads: Int) throws {
+        let splits = model.sizes.block == 3 ? Self.splits : try Splits(words: WordList(words: Self.splits.shuffledWords), blockSize: model.sizes.block!)
+        let whole = try Self.trainer(model.name, model.sizes, steps: 50, splits: splits)
         #expect(try whole.train() == .finished)
 
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try RunDirectory(path: directory.path)
-        let first = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 50), splits: Self.splits, dataPath: nil)
+        let first = try Self.trainer(model.name, model.sizes, steps: 50, splits: splits)
+        first.model.threads = threads
         var stepsTaken = 0
         #expect(try first.train(shouldStop: { stepsTaken == 25 }, observe: { if case .step = $0 { stepsTaken += 1 } }) == .stopped)
         #expect(first.step == 25)
         try run.save(first.checkpoint(), log: first.log)
 
         let checkpoint = try Checkpoint(contentsOf: run.model)
-        let resumed = try Trainer(resuming: checkpoint, options: checkpoint.options, splits: Self.splits, log: try run.readLog())
+        #expect(checkpoint.model.name == model.name)
+        let resumed = try Trainer(resuming: checkpoint, options: checkpoint.options, splits: splits, log: try run.readLog())
+        resumed.model.threads = threads
         #expect(try resumed.train() == .finished)
         #expect(resumed.step == 50)
         for entry in whole.model.parameters.entries {

@@ -77,15 +77,13 @@ public final class WaveNet<T: Scalar> {
     /// The forward in training mode: batch statistics, running statistics updated. Returns the mean loss.
     public func forward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
         let a = activations(rows: n)
-        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.emb.reshaped([n, a.emb.count / n]))
-        var x = a.emb  // (B·T, embed)
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.embByExample)
         for (level, h) in zip(levels, a.levels) {
-            level.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn)
+            level.linear.forward(h.x, into: h.hprebn)  // h.x: FlattenConsecutive(2) of the level below
             level.batchNorm.forwardTraining(h.hprebn, into: h.hpreact, xhat: h.xhat, inverseStd: h.inverseStd)
             Tanh.forward(h.hpreact, into: h.h)
-            x = h.h
         }
-        output.forward(x, into: a.logits)
+        output.forward(a.levels.last!.h, into: a.logits)
         CrossEntropy.forward(logits: a.logits, targets: targets, probs: a.probs, rows: 0..<n, losses: a.rowLosses.pointer)
         var total: T = 0
         for i in 0..<n { total += a.rowLosses[i] }
@@ -93,8 +91,9 @@ public final class WaveNet<T: Scalar> {
     }
 
     /// The backward of the last `forward`, layer by layer in reverse: writes every gradient.
-    /// FlattenConsecutive's backward is the reverse view, so each Linear writes the gradient of
-    /// its flattened input straight into the gradient of the level below.
+    /// FlattenConsecutive's backward is the reverse view (`h.dX` is the gradient of the level
+    /// below, or of the embeddings, seen flattened), so each Linear writes the gradient of its
+    /// input straight into the level below's.
     public func backward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>) {
         guard let a = activations else { preconditionFailure("backward before forward") }
         CrossEntropy.backward(probs: a.probs, targets: targets, dLogits: a.dLogits)
@@ -103,11 +102,10 @@ public final class WaveNet<T: Scalar> {
             let h = a.levels[i], level = levels[i]
             Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact)
             level.batchNorm.backward(dOut: h.dHpreact, xhat: h.xhat, inverseStd: h.inverseStd, dX: h.dHprebn, scratch: h.scratch)
-            let x = i == 0 ? a.emb : a.levels[i - 1].h, dX = i == 0 ? a.dEmb : a.levels[i - 1].dH
-            level.linear.backward(x: FlattenConsecutive.forward(x), dOut: h.dHprebn, dX: FlattenConsecutive.forward(dX))
+            level.linear.backward(x: h.x, dOut: h.dHprebn, dX: h.dX)
         }
         embedding.dTable.fill(0)
-        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: a.dEmb.reshaped([a.batch, a.dEmb.count / a.batch]))
+        embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: a.dEmbByExample)
     }
 
     /// SGD, the lecture's update: `p -= learningRate · dp` for every trainable parameter.
@@ -159,15 +157,13 @@ public final class WaveNet<T: Scalar> {
     /// The evaluation-mode forward (running statistics) of `w.batch` contexts into `w`; with
     /// `targets`, the loss of each row in `w.rowLosses`.
     private func evaluationForward(contexts: UnsafePointer<Int32>, workspace w: WaveNetActivations<T>, targets: UnsafePointer<Int32>?) {
-        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.emb.reshaped([w.batch, w.emb.count / w.batch]))
-        var x = w.emb
+        embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embByExample)
         for (level, h) in zip(levels, w.levels) {
-            level.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn)
+            level.linear.forward(h.x, into: h.hprebn)
             level.batchNorm.forwardEvaluation(h.hprebn, into: h.hpreact)
             Tanh.forward(h.hpreact, into: h.h)
-            x = h.h
         }
-        output.forward(x, into: w.logits)
+        output.forward(w.levels.last!.h, into: w.logits)
         if let targets {
             CrossEntropy.forward(logits: w.logits, targets: targets, probs: w.probs, rows: 0..<w.batch, losses: w.rowLosses.pointer)
         }
@@ -251,9 +247,13 @@ public struct WaveNetParameters<T: Scalar> {
 }
 
 /// The activations of a batch of `batch` examples (and, for training, their gradients and what
-/// batch-norm keeps for the backward), each level's as the matrix of its `B·T/2^i` rows.
+/// batch-norm keeps for the backward), each level's as the matrix of its `B·T/2^i` rows. The views
+/// between them (FlattenConsecutive, the embedding's rows by example) are made here, once.
 public final class WaveNetActivations<T: Scalar> {
     public struct Level {
+        /// The level's input, `FlattenConsecutive(2)` of the level below (or of `emb`): a view
+        /// `(rows, 2·width)`; `dX` the same view of the level below's gradient.
+        public let x, dX: Tensor<T>
         public let hprebn, hpreact, h: Tensor<T>  // (rows, hidden)
         public let xhat, dH, dHpreact, dHprebn: Tensor<T>  // (rows, hidden), or empty in evaluation
         public let inverseStd: Tensor<T>  // [hidden]
@@ -262,21 +262,29 @@ public final class WaveNetActivations<T: Scalar> {
 
     public let batch: Int
     public let emb, dEmb: Tensor<T>  // (B·T, embed): the rows of (B, T, embed)
+    /// `emb` and `dEmb` as `(B, T·embed)`, as the embedding writes and reads them.
+    public let embByExample, dEmbByExample: Tensor<T>
     public let levels: [Level]
     public let logits, probs, dLogits: Tensor<T>  // (B, vocab)
     public let rowLosses: Tensor<T>  // [B]
 
     init(config: WaveNetConfig, batch n: Int, training: Bool) {
         batch = n
-        let h = config.hiddenSize, t = training ? 1 : 0
-        emb = Tensor(shape: [n * config.blockSize, config.embeddingSize])
-        dEmb = Tensor(shape: [t * n * config.blockSize, config.embeddingSize])
+        let h = config.hiddenSize, t = training ? 1 : 0, e = config.embeddingSize
+        emb = Tensor(shape: [n * config.blockSize, e])
+        dEmb = Tensor(shape: [n * config.blockSize, e])
+        embByExample = emb.reshaped([n, config.blockSize * e])
+        dEmbByExample = dEmb.reshaped([n, config.blockSize * e])
+        var below = (emb, dEmb)
         levels = (1...config.levels).map { i in
             let r = config.rows(ofLevel: i, batch: n)
-            return Level(
+            let level = Level(
+                x: FlattenConsecutive.forward(below.0), dX: FlattenConsecutive.forward(below.1),
                 hprebn: Tensor(shape: [r, h]), hpreact: Tensor(shape: [r, h]), h: Tensor(shape: [r, h]),
                 xhat: Tensor(shape: [t * r, h]), dH: Tensor(shape: [t * r, h]), dHpreact: Tensor(shape: [t * r, h]),
                 dHprebn: Tensor(shape: [t * r, h]), inverseStd: Tensor(shape: [h]), scratch: Tensor(shape: [3, h]))
+            below = (level.h, level.dH)
+            return level
         }
         logits = Tensor(shape: [n, config.vocabularySize])
         probs = Tensor(shape: [n, config.vocabularySize])

@@ -26,6 +26,10 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
     let a: WaveNetActivations<T>
     /// The hidden features of each part (one slice each).
     let features: [Range<Int>]
+    /// Per part, views of its rows, made once: of the logits and of the last level's output
+    /// (`(rows, ·)`), and per level of `dHprebn` and of `dX`.
+    let logitRows, outputInputRows: [Tensor<T>]
+    let dHprebnRows, dXRows: [[Tensor<T>]]
 
     /// Feature slices of a level of `hidden` features: two, unless it is narrow.
     static func featureSlices(hidden: Int) -> Int {
@@ -40,6 +44,15 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
         let hidden = model.config.hiddenSize
         let split = Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
         features = parts == 1 ? [0..<hidden] : [0..<split, split..<hidden]
+        let batchRows = (0..<parts).map { MLP<T>.part($0, of: parts, n) }
+        logitRows = batchRows.map { activations.logits.rows($0) }
+        outputInputRows = batchRows.map { activations.levels.last!.h.rows($0) }
+        dHprebnRows = (0..<parts).map { part in
+            activations.levels.map { $0.dHprebn.rows(MLP<T>.part(part, of: parts, $0.dHprebn.rows)) }
+        }
+        dXRows = (0..<parts).map { part in
+            activations.levels.map { $0.dX.rows(MLP<T>.part(part, of: parts, $0.dHprebn.rows)) }
+        }
     }
 
     private enum Phase: Int {
@@ -58,7 +71,7 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
         let team = WorkerTeam.shared, config = model.config
         self.contexts = contexts
         self.targets = targets
-        model.embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.emb.reshaped([batch, a.emb.count / batch]))
+        model.embedding.forward(contexts: contexts, blockSize: config.blockSize, into: a.embByExample)
         for level in model.levels.indices {
             self.level = level
             team.run(parts: parts, self, task: Phase.forward.rawValue)
@@ -74,8 +87,7 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
             team.run(parts: parts, self, task: Phase.inputGradient.rawValue)
         }
         model.embedding.dTable.fill(0)
-        model.embedding.backward(
-            contexts: contexts, blockSize: config.blockSize, dOut: a.dEmb.reshaped([batch, a.dEmb.count / batch]))
+        model.embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: a.dEmbByExample)
         if self.learningRate != nil { team.run(parts: parts, self, task: Phase.update.rawValue) }
         return total / T(batch)
     }
@@ -88,14 +100,12 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
         switch Phase(rawValue: task)! {
         case .forward:
             let layer = model.levels[level], h = a.levels[level]
-            let x = level == 0 ? a.emb : a.levels[level - 1].h
-            layer.linear.forward(FlattenConsecutive.forward(x), into: h.hprebn, columns: f)
+            layer.linear.forward(h.x, into: h.hprebn, columns: f)
             layer.batchNorm.forwardTraining(h.hprebn, into: h.hpreact, xhat: h.xhat, inverseStd: h.inverseStd, features: f)
             Tanh.forward(h.hpreact, into: h.h, columns: f)
         case .output:
             guard !rows.isEmpty else { return }
-            let logits = a.logits.rows(rows)
-            model.output.forward(a.levels.last!.h.rows(rows), into: logits)
+            model.output.forward(outputInputRows[part], into: logitRows[part])
             CrossEntropy.forward(logits: a.logits, targets: targets!, probs: a.probs, rows: rows, losses: a.rowLosses.pointer)
             CrossEntropy.backward(probs: a.probs, targets: targets!, dLogits: a.dLogits, rows: rows)
         case .outputBackward:
@@ -108,16 +118,13 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
             Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact, columns: f)
             layer.batchNorm.backward(
                 dOut: h.dHpreact, xhat: h.xhat, inverseStd: h.inverseStd, dX: h.dHprebn, scratch: h.scratch, features: f)
-            let x = level == 0 ? a.emb : a.levels[level - 1].h
-            layer.linear.weightGradient(x: FlattenConsecutive.forward(x), dOut: h.dHprebn, columns: f)
+            layer.linear.weightGradient(x: h.x, dOut: h.dHprebn, columns: f)
         case .inputGradient:
-            let layer = model.levels[level], h = a.levels[level]
-            let dX = FlattenConsecutive.forward(level == 0 ? a.dEmb : a.levels[level - 1].dH)
-            let r = MLP<T>.part(part, of: parts, h.dHprebn.rows)
-            guard !r.isEmpty else { return }
-            layer.linear.inputGradient(
-                dOut: h.dHprebn.rows(r), outputs: 0..<layer.linear.outputCount, into: dX.rows(r),
-                inputs: 0..<layer.linear.inputCount, accumulate: false)
+            let linear = model.levels[level].linear, dOut = dHprebnRows[part][level]
+            guard dOut.rows > 0 else { return }
+            linear.inputGradient(
+                dOut: dOut, outputs: 0..<linear.outputCount, into: dXRows[part][level], inputs: 0..<linear.inputCount,
+                accumulate: false)
         case .update:
             guard let learningRate else { return }
             // The trainable elements in `parts` ranges of whole cache lines.
