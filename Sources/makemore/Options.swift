@@ -40,9 +40,9 @@ struct ModelOptions: ParsableArguments {
         get throws { try Models.named(model ?? MLP<Float>.name) }
     }
 
-    /// The sizes given; `momentum` comes from the optimization options.
-    func sizes(momentum: Double? = nil) -> ModelSizes {
-        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum)
+    /// The sizes given; `momentum` and `calibrate` come from the optimization options.
+    func sizes(momentum: Double? = nil, calibrate: Bool? = nil) -> ModelSizes {
+        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum, calibrate: calibrate)
     }
 
     /// The configuration of the sizes given, the model's `defaults` for the rest.

@@ -34,7 +34,7 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("--model \(name) disagrees with the checkpoint's \(checkpoint.model.name); leave it out to keep the checkpoint's")
             }
             do {
-                try model.sizes(momentum: optimization.momentum).checkAgrees(with: checkpoint.model.config.sizes)
+                try model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate).checkAgrees(with: checkpoint.model.config.sizes)
             } catch let error as MakemoreError {
                 throw ValidationError(error.message)
             }
@@ -57,7 +57,7 @@ struct TrainCommand: ParsableCommand {
             words = try data.load()
             let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .training))
             trainer = try Trainer(
-                model: try model.type, sizes: model.sizes(momentum: optimization.momentum),
+                model: try model.type, sizes: model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate),
                 options: optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
@@ -199,6 +199,11 @@ struct OptimizationOptions: ParsableArguments {
     var evalEvery: Int?
     @Option(help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
     var momentum: Double?
+    @Flag(inversion: .prefixedNo, help: """
+        After training, replace batch-norm's running statistics by those of the whole training split \
+        (default: mlp yes, the lecture's calibration; wavenet no, the lecture evaluates with the running ones).
+        """)
+    var calibrate: Bool?
     @Option(help: "Seed of the initial values and the batches (default 2147483647).")
     var seed: UInt64?
 

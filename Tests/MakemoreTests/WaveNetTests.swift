@@ -105,6 +105,27 @@ import Testing
         #expect((0..<da.count).allSatisfy { da.base[$0] == db.base[$0] }, "gradients differ")
     }
 
+    /// After calibration each level's running statistics are the batch statistics of the whole
+    /// set (the training-mode forward of the whole set as one batch), level after level.
+    @Test func calibrationUsesTheWholeSetLevelByLevel() throws {
+        let words = try WordList(text: "anna\nbob\ncyd\nada\nemma\nava\nolivia\nsophia\nisabella\nmia\nzoe\nliam\n")
+        let splits = try Splits(words: words, blockSize: 4)
+        let config = WaveNetConfig(vocabularySize: splits.vocabulary.count, embeddingSize: 3, hiddenSize: 5, blockSize: 4)
+        var g = SeededGenerator(seed: 4)
+        let model = WaveNet<Double>(config: config, parameters: WaveNet<Double>.initialParameters(config, generator: &g))
+        model.calibrateBatchNorm(on: splits.train, chunk: 7)
+        let pass = try WaveNetPass(
+            parameters: model.parameters, config: config,
+            batch: Batch(contexts: splits.train.contexts, targets: splits.train.targets))
+        for i in 1...config.levels {
+            let pre = pass.values["hprebn\(i)"]!.reshaped([pass.values["hprebn\(i)"]!.count / 5, 5])
+            let mean = (1 / Double(pre.rows)) * pre.sumOverRows()
+            let variance = (1 / Double(pre.rows - 1)) * ((pre - mean) * (pre - mean)).sumOverRows()
+            expectClose(model.p.levels[i - 1].runningMean, mean, tolerance: 1e-10, "bnmean\(i)")
+            expectClose(model.p.levels[i - 1].runningVariance, variance, tolerance: 1e-10, "bnvar\(i)")
+        }
+    }
+
     @Test func evaluationInChunksAndSamplingAgree() throws {
         let words = try WordList(text: "anna\nbob\ncyd\nada\nemma\nava\nolivia\nsophia\nisabella\nmia\nzoe\nliam\n")
         let splits = try Splits(words: words, blockSize: 4)

@@ -154,13 +154,20 @@ public struct ModelSizes: Equatable, Sendable {
     public var layers: Int?
     /// Batch-norm momentum of the running statistics (`--momentum`).
     public var momentum: Double?
+    /// Whether batch-norm's running statistics are replaced by those of the whole training split
+    /// after training (`--calibrate`, `--no-calibrate`).
+    public var calibrate: Bool?
 
-    public init(embed: Int? = nil, hidden: Int? = nil, block: Int? = nil, layers: Int? = nil, momentum: Double? = nil) {
+    public init(
+        embed: Int? = nil, hidden: Int? = nil, block: Int? = nil, layers: Int? = nil, momentum: Double? = nil,
+        calibrate: Bool? = nil
+    ) {
         self.embed = embed
         self.hidden = hidden
         self.block = block
         self.layers = layers
         self.momentum = momentum
+        self.calibrate = calibrate
     }
 
     /// Throws if a size given here disagrees with `other` (a checkpoint's), naming the option.
@@ -178,6 +185,10 @@ public struct ModelSizes: Equatable, Sendable {
             let shown = name == "--momentum" ? "\(actual)" : "\(Int(actual))"
             let givenText = name == "--momentum" ? "\(value)" : "\(Int(value))"
             throw MakemoreError("\(name) \(givenText) disagrees with the checkpoint's \(shown); leave it out to keep the checkpoint's")
+        }
+        if let calibrate, let actual = other.calibrate, calibrate != actual {
+            throw MakemoreError(
+                "--\(calibrate ? "" : "no-")calibrate disagrees with the checkpoint's run; leave it out to keep the checkpoint's")
         }
     }
 }

@@ -450,10 +450,10 @@ extension MLP: LanguageModel where T == Float {
         batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
     }
 
-    public var finishingStep: String? { "calibrating batch-norm on the whole training split" }
+    public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
 
     public func finishTraining(on train: Dataset) {
-        calibrateBatchNorm(on: train)
+        if config.calibrates { calibrateBatchNorm(on: train) }
     }
 
     /// `2·m·k·n` for each of the three products of every Linear layer (forward `x @ W`, `dx =

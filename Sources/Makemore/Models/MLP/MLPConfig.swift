@@ -15,6 +15,9 @@ public struct MLPConfig: ModelConfiguration {
     public var epsilon: Double = 1e-5
     /// Weight of the new batch statistics in the running ones: `running = (1 - m) running + m batch`.
     public var momentum: Double = 0.001
+    /// Whether `finishTraining` replaces the running statistics by those of the whole training
+    /// split (the lecture's calibration: done for the MLP).
+    public var calibrates: Bool = true
 
     public init(
         vocabularySize: Int, embeddingSize: Int = 10, hiddenSize: Int = 64, blockSize: Int = 3,
@@ -77,14 +80,17 @@ public struct MLPConfig: ModelConfiguration {
     // MARK: Command line and checkpoints
 
     public var sizes: ModelSizes {
-        ModelSizes(embed: embeddingSize, hidden: hiddenSize, block: blockSize, layers: hiddenLayers, momentum: momentum)
+        ModelSizes(embed: embeddingSize, hidden: hiddenSize, block: blockSize, layers: hiddenLayers, momentum: momentum,
+            calibrate: calibrates)
     }
 
     public var summary: String {
         "embed \(embeddingSize), hidden \(hiddenSize), block \(blockSize), layers \(hiddenLayers): \(parameterCount) parameters"
     }
 
-    public var trainingDetails: String? { "batch-norm momentum \(momentum)" }
+    public var trainingDetails: String? {
+        "batch-norm momentum \(momentum)" + (calibrates ? "" : ", no calibration")
+    }
 
     /// The lecture's recipe for `train` (hidden 200); the seed notebook's 64 hidden features for the checks.
     public init(vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults) throws {
@@ -92,13 +98,14 @@ public struct MLPConfig: ModelConfiguration {
             vocabularySize: vocabularySize, embeddingSize: sizes.embed ?? 10,
             hiddenSize: sizes.hidden ?? (defaults == .training ? 200 : 64), blockSize: sizes.block ?? 3,
             hiddenLayers: sizes.layers ?? 1, momentum: sizes.momentum ?? 0.001)
+        calibrates = sizes.calibrate ?? true
         try validate()
     }
 
     public var metadata: [String: String] {
         [
             "embed": "\(embeddingSize)", "hidden": "\(hiddenSize)", "block": "\(blockSize)", "layers": "\(hiddenLayers)",
-            "eps": "\(epsilon)", "momentum": "\(momentum)",
+            "eps": "\(epsilon)", "momentum": "\(momentum)", "calibrate": "\(calibrates)",
         ]
     }
 
@@ -108,6 +115,7 @@ public struct MLPConfig: ModelConfiguration {
             vocabularySize: vocabularySize, embeddingSize: try m.integer("embed"), hiddenSize: try m.integer("hidden"),
             blockSize: try m.integer("block"), hiddenLayers: try m.integer("layers"), epsilon: try m.real("eps"),
             momentum: try m.real("momentum"))
+        calibrates = try m.boolean("calibrate", absent: true)  // checkpoints from before the option: calibrated
         try validate()
     }
 }
@@ -127,6 +135,13 @@ public struct MetadataReader {
         let text = try value(key)
         guard let number = Int(text) else { throw MakemoreError("metadata '\(key)' is not an integer: '\(text)'") }
         return number
+    }
+
+    /// `true` or `false`; `absent` when the key is missing.
+    public func boolean(_ key: String, absent: Bool) throws -> Bool {
+        guard let text = metadata[key] else { return absent }
+        guard let value = Bool(text) else { throw MakemoreError("metadata '\(key)' is not true or false: '\(text)'") }
+        return value
     }
 
     public func real(_ key: String) throws -> Double {

@@ -155,11 +155,15 @@ public final class WaveNet<T: Scalar> {
     private lazy var sampleContext = [Int32](repeating: 0, count: config.blockSize)
 
     /// The evaluation-mode forward (running statistics) of `w.batch` contexts into `w`; with
-    /// `targets`, the loss of each row in `w.rowLosses`.
-    private func evaluationForward(contexts: UnsafePointer<Int32>, workspace w: WaveNetActivations<T>, targets: UnsafePointer<Int32>?) {
+    /// `targets`, the loss of each row in `w.rowLosses`. With `level`, only up to that level's
+    /// `hprebn` (the input of its batch-norm).
+    private func evaluationForward(
+        contexts: UnsafePointer<Int32>, workspace w: WaveNetActivations<T>, targets: UnsafePointer<Int32>?, through last: Int? = nil
+    ) {
         embedding.forward(contexts: contexts, blockSize: config.blockSize, into: w.embByExample)
-        for (level, h) in zip(levels, w.levels) {
+        for (index, (level, h)) in zip(levels, w.levels).enumerated() {
             level.linear.forward(h.x, into: h.hprebn)
+            if index == last { return }
             level.batchNorm.forwardEvaluation(h.hprebn, into: h.hpreact)
             Tanh.forward(h.hpreact, into: h.h)
         }
@@ -190,6 +194,39 @@ public final class WaveNet<T: Scalar> {
             }
         }
         return total / Double(dataset.count)
+    }
+
+    /// Sets every level's running statistics to the batch-norm statistics of the whole data set
+    /// (mean, and variance with Bessel's correction over all its rows: examples × time steps), as
+    /// the lecture's calibration of the MLP; the levels below are calibrated first.
+    public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = WaveNet.evaluationRows) {
+        let h = config.hiddenSize
+        for (index, level) in levels.enumerated() {
+            var sum = [Double](repeating: 0, count: h), sumOfSquares = sum, count = 0.0
+            dataset.contexts.withUnsafeBufferPointer { contexts in
+                var start = 0
+                while start < dataset.count {
+                    let n = Swift.min(chunk, dataset.count - start)
+                    let w = evaluationWorkspace(batch: n, chunk: chunk)
+                    evaluationForward(contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, targets: nil, through: index)
+                    let pre = w.levels[index].hprebn
+                    for i in 0..<pre.rows {
+                        for j in 0..<h {
+                            let value = Double(pre[i, j])
+                            sum[j] += value
+                            sumOfSquares[j] += value * value
+                        }
+                    }
+                    count += Double(pre.rows)
+                    start += n
+                }
+            }
+            for j in 0..<h {
+                let mean = sum[j] / count
+                level.batchNorm.runningMean[j] = T(mean)
+                level.batchNorm.runningVariance[j] = T(Swift.max(0, (sumOfSquares[j] - count * mean * mean) / (count - 1)))
+            }
+        }
     }
 
     /// The logits of the character after `word`: its last `blockSize` characters, `.`-padded.
@@ -318,6 +355,14 @@ extension WaveNet: LanguageModel where T == Float {
 
     public func trainingStep(_ batch: Batch, learningRate: Float) -> Float {
         batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
+    }
+
+    /// Calibration only when asked (`--calibrate`): the lecture evaluates its WaveNet with the
+    /// running statistics.
+    public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
+
+    public func finishTraining(on train: Dataset) {
+        if config.calibrates { calibrateBatchNorm(on: train) }
     }
 
     /// `2·m·k·n` for each of the three products of every Linear (forward, `dx`, `dW`), with `m`

@@ -14,6 +14,9 @@ public struct WaveNetConfig: ModelConfiguration {
     public var epsilon: Double = 1e-5
     /// Weight of the new batch statistics in the running ones (the lecture's 0.1 here).
     public var momentum: Double = 0.1
+    /// Whether `finishTraining` replaces the running statistics by those of the whole training
+    /// split (the lecture's calibration: not done for the WaveNet, which evaluates with its running statistics).
+    public var calibrates: Bool = false
 
     public init(
         vocabularySize: Int, embeddingSize: Int = 24, hiddenSize: Int = 128, blockSize: Int = 8,
@@ -78,14 +81,16 @@ public struct WaveNetConfig: ModelConfiguration {
     // MARK: Command line and checkpoints
 
     public var sizes: ModelSizes {
-        ModelSizes(embed: embeddingSize, hidden: hiddenSize, block: blockSize, momentum: momentum)
+        ModelSizes(embed: embeddingSize, hidden: hiddenSize, block: blockSize, momentum: momentum, calibrate: calibrates)
     }
 
     public var summary: String {
         "embed \(embeddingSize), hidden \(hiddenSize), block \(blockSize), levels \(levels): \(parameterCount) parameters"
     }
 
-    public var trainingDetails: String? { "batch-norm momentum \(momentum)" }
+    public var trainingDetails: String? {
+        "batch-norm momentum \(momentum)" + (calibrates ? ", calibrated after training" : "")
+    }
 
     /// The lecture's sizes, for training and for the checks alike.
     public init(vocabularySize: Int, sizes: ModelSizes, defaults: ModelDefaults) throws {
@@ -95,11 +100,13 @@ public struct WaveNetConfig: ModelConfiguration {
         self.init(
             vocabularySize: vocabularySize, embeddingSize: sizes.embed ?? 24, hiddenSize: sizes.hidden ?? 128,
             blockSize: sizes.block ?? 8, momentum: sizes.momentum ?? 0.1)
+        calibrates = sizes.calibrate ?? false
         try validate()
     }
 
     public var metadata: [String: String] {
-        ["embed": "\(embeddingSize)", "hidden": "\(hiddenSize)", "block": "\(blockSize)", "eps": "\(epsilon)", "momentum": "\(momentum)"]
+        ["embed": "\(embeddingSize)", "hidden": "\(hiddenSize)", "block": "\(blockSize)", "eps": "\(epsilon)", "momentum": "\(momentum)",
+         "calibrate": "\(calibrates)"]
     }
 
     public init(metadata: [String: String], vocabularySize: Int) throws {
@@ -107,6 +114,7 @@ public struct WaveNetConfig: ModelConfiguration {
         self.init(
             vocabularySize: vocabularySize, embeddingSize: try m.integer("embed"), hiddenSize: try m.integer("hidden"),
             blockSize: try m.integer("block"), epsilon: try m.real("eps"), momentum: try m.real("momentum"))
+        calibrates = try m.boolean("calibrate", absent: false)
         try validate()
     }
 }
