@@ -1,9 +1,10 @@
 """Run `makemore bench` and `bench/torch_baseline.py` side by side and print medians and ratios.
 
-For each configuration the three implementations (ours; PyTorch eager with autograd; PyTorch
-eager with the lecture's manual backward) run in turn, alternating, `--reps` times, each in a
-fresh process with the same thread count; the table gives the median steps/s of each, the ratio
-ours / PyTorch, our GFLOP/s and each process's peak resident memory.
+For each configuration the implementations (ours; PyTorch eager with autograd; for the MLP,
+PyTorch eager with the lecture's manual backward; with `--baseline`, another makemore binary,
+such as the version before a change) run in turn, alternating, `--reps` times, each in a fresh
+process with the same thread count; the table gives the median steps/s of each, the ratios,
+our GFLOP/s and each process's peak resident memory.
 
 Use `bench/compare`, which builds the binary and finds the Python environment.
 """
@@ -28,15 +29,23 @@ class Config:
     embed: int
     hidden: int
     block: int
-    layers: int
+    layers: int | None  # None: the model has no --layers (wavenet: log2(block) levels)
     batch: int
     threads: int
     ours_steps: int    # timed steps per run, chosen so a run takes about a second
     torch_steps: int
+    model: str = "mlp"
 
     def model_args(self) -> list[str]:
-        return ["--embed", str(self.embed), "--hidden", str(self.hidden), "--block", str(self.block),
-                "--layers", str(self.layers), "--batch", str(self.batch), "--threads", str(self.threads)]
+        args = ["--embed", str(self.embed), "--hidden", str(self.hidden), "--block", str(self.block)]
+        if self.layers is not None:
+            args += ["--layers", str(self.layers)]
+        return args + ["--batch", str(self.batch), "--threads", str(self.threads)]
+
+    @property
+    def variants(self) -> list[str]:
+        """The PyTorch variants of this model: the lecture's manual backward exists for the MLP."""
+        return ["autograd", "manual"] if self.model == "mlp" else ["autograd"]
 
 
 CONFIGS = [
@@ -46,6 +55,8 @@ CONFIGS = [
     Config("deep", 10, 100, 3, 5, 32, 1, 20_000, 1_000),
     Config("large", 64, 1024, 8, 1, 512, 1, 60, 40),
     Config("large", 64, 1024, 8, 1, 512, 2, 100, 60),
+    Config("wavenet", 24, 128, 8, None, 32, 1, 5_000, 1_000, model="wavenet"),
+    Config("wavenet", 24, 128, 8, None, 32, 2, 8_000, 1_000, model="wavenet"),
 ]
 
 
@@ -55,13 +66,15 @@ def run_json(command: list[str]) -> dict:
 
 
 def ours(binary: str, c: Config) -> dict:
-    return run_json([binary, "bench", *c.model_args(), "--steps", str(c.ours_steps),
+    model = ["--model", c.model] if c.model != "mlp" else []  # a binary from before --model takes none
+    return run_json([binary, "bench", *model, *c.model_args(), "--steps", str(c.ours_steps),
                      "--warmup", str(max(c.ours_steps // 10, 5)), "--json"])
 
 
 def torch(python: str, c: Config, variant: str) -> dict:
-    return run_json([python, str(REPO / "bench" / "torch_baseline.py"), *c.model_args(), "--variant", variant,
-                     "--steps", str(c.torch_steps), "--warmup", str(max(c.torch_steps // 10, 5)), "--json"])
+    return run_json([python, str(REPO / "bench" / "torch_baseline.py"), "--model", c.model, *c.model_args(),
+                     "--variant", variant, "--steps", str(c.torch_steps), "--warmup", str(max(c.torch_steps // 10, 5)),
+                     "--json"])
 
 
 def cpu_name() -> str:
@@ -78,7 +91,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--makemore", required=True, help="path of the release makemore binary")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each implementation (default 5)")
-    parser.add_argument("--configs", default="seed,lecture,deep,large", help="comma-separated configuration names")
+    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet",
+                        help="comma-separated configuration names")
+    parser.add_argument("--baseline", help="another makemore binary (the version before a change) to run alongside")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (with --baseline: before / after only)")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     args = parser.parse_args()
 
@@ -86,32 +102,50 @@ def main() -> int:
     wanted = args.configs.split(",")
     rows = []
     for c in [c for c in CONFIGS if c.name in wanted]:
-        samples: dict[str, list[dict]] = {"ours": [], "autograd": [], "manual": []}
+        runners = {"ours": lambda c=c: ours(args.makemore, c)}
+        if args.baseline:
+            runners["before"] = lambda c=c: ours(args.baseline, c)
+        if not args.no_torch:
+            for variant in c.variants:
+                runners[variant] = lambda c=c, v=variant: torch(sys.executable, c, v)
+        samples: dict[str, list[dict]] = {k: [] for k in runners}
         for rep in range(args.reps):
-            samples["ours"].append(ours(args.makemore, c))
-            samples["autograd"].append(torch(sys.executable, c, "autograd"))
-            samples["manual"].append(torch(sys.executable, c, "manual"))
+            for name, run in runners.items():
+                samples[name].append(run())
             print(f"{c.name} threads {c.threads} rep {rep + 1}/{args.reps}: "
                   + ", ".join(f"{k} {v[-1]['steps_per_s']:.0f}" for k, v in samples.items()), file=sys.stderr)
-        med = {k: statistics.median(s["steps_per_s"] for s in v) for k, v in samples.items()}
-        rows.append({
-            "config": c, "ours": med["ours"], "autograd": med["autograd"], "manual": med["manual"],
-            "gflops": statistics.median(s["gflops"] for s in samples["ours"]),
+        row = {k: statistics.median(s["steps_per_s"] for s in v) for k, v in samples.items()}
+        row["range"] = {k: (min(s["steps_per_s"] for s in v), max(s["steps_per_s"] for s in v)) for k, v in samples.items()}
+        row.update({
+            "config": c, "gflops": statistics.median(s["gflops"] for s in samples["ours"]),
             "ours_rss": max(s["peak_rss_mb"] for s in samples["ours"]),
-            "torch_rss": max(s["peak_rss_mb"] for s in samples["autograd"] + samples["manual"]),
+            "torch_rss": max((s["peak_rss_mb"] for k in c.variants for s in samples.get(k, [])), default=float("nan")),
         })
+        rows.append(row)
 
-    header = ("| config | shape (embed, hidden, block, layers, batch) | threads | ours steps/s | PyTorch autograd | "
-              "PyTorch manual | ours / autograd | ours / manual | ours GFLOP/s | peak RSS ours / PyTorch (MB) |")
-    lines = [header, "|---" * 10 + "|"]
+    columns = ["ours"] + (["before"] if args.baseline else []) + ([] if args.no_torch else ["autograd", "manual"])
+    names = {"ours": "ours steps/s", "before": "before steps/s", "autograd": "PyTorch autograd", "manual": "PyTorch manual"}
+    ratios = [k for k in columns if k != "ours"]
+    header = ("| config | shape (embed, hidden, block, layers, batch) | threads | " + " | ".join(names[k] for k in columns)
+              + " | " + " | ".join(f"ours / {k}" for k in ratios) + " | ours GFLOP/s | peak RSS ours / PyTorch (MB) |")
+    lines = [header, "|---" * (6 + len(columns) + len(ratios)) + "|"]
+
+    def cell(r: dict, k: str) -> str:
+        if k not in r:
+            return "-"
+        low, high = r["range"][k]
+        return f"{r[k]:,.0f} ({low:,.0f}-{high:,.0f})"
+
     for r in rows:
         c = r["config"]
+        layers = "-" if c.layers is None else c.layers
         lines.append(
-            f"| {c.name} | {c.embed}, {c.hidden}, {c.block}, {c.layers}, {c.batch} | {c.threads} | {r['ours']:,.0f} | "
-            f"{r['autograd']:,.0f} | {r['manual']:,.0f} | {r['ours'] / r['autograd']:.1f}x | "
-            f"{r['ours'] / r['manual']:.1f}x | {r['gflops']:.1f} | {r['ours_rss']:.0f} / {r['torch_rss']:.0f} |")
+            f"| {c.name} | {c.embed}, {c.hidden}, {c.block}, {layers}, {c.batch} | {c.threads} | "
+            + " | ".join(cell(r, k) for k in columns) + " | "
+            + " | ".join(f"{r['ours'] / r[k]:.2f}x" if k in r else "-" for k in ratios)
+            + f" | {r['gflops']:.1f} | {r['ours_rss']:.0f} / {r['torch_rss']:.0f} |")
     machine = (f"{cpu_name()}, {platform.machine()}, Python {platform.python_version()}, "
-               f"PyTorch {torch_module.__version__}; medians of {args.reps} alternating runs")
+               f"PyTorch {torch_module.__version__}; medians (min-max) of {args.reps} alternating runs")
     table = "\n".join(lines)
     print(machine)
     print(table)
