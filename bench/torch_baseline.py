@@ -5,10 +5,14 @@ Tanh; output Linear; softmax cross-entropy) on the lecture's training split, and
 `--steps` SGD steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
 updated with momentum 0.001) after `--warmup` untimed steps. Two variants:
 
-  autograd  the usual PyTorch code: explicit batch-norm formula (Bessel's 1/(n-1) variance),
-            F.cross_entropy, loss.backward(), p.data -= lr * p.grad, grads set to None.
+  autograd  the usual PyTorch code: the lecture's batch-norm formula written out (Bessel's
+            1/(n-1) variance), F.cross_entropy, loss.backward(), p.data -= lr * p.grad, grads
+            set to None.
   manual    no autograd: the lecture's hand-written backward in PyTorch operations, with the
             fused cross-entropy and batch-norm backward, dC by index_add_.
+
+The model, its initial values, the data and both steps are those of
+reference/makemore_reference.py (`autograd_step`, `manual_step`).
 
 Prints steps/s, ms/step and the peak resident memory of the process (VmHWM), or with
 --json one JSON object on one line.
@@ -21,136 +25,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
+import makemore_reference as mm  # noqa: E402
+
+REPO = mm.REPO
+DEFAULT_DATA = mm.DEFAULT_DATA
 LEARNING_RATE = 0.1
 MOMENTUM = 0.001
-EPS = 1e-5
 
 
-def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """The lecture's training examples: shuffle with random.seed(42), first 80% of the words."""
-    words = [w for w in (line.strip() for line in path.read_text(encoding="utf-8").splitlines()) if w]
-    chars = sorted(set("".join(words)))
-    stoi = {c: i + 1 for i, c in enumerate(chars)}
-    stoi["."] = 0
-    random.seed(42)
-    random.shuffle(words)
-    X, Y = [], []
-    for w in words[: int(0.8 * len(words))]:
-        context = [0] * block
-        for ch in w + ".":
-            ix = stoi[ch]
-            X.append(context)
-            Y.append(ix)
-            context = context[1:] + [ix]
-    return torch.tensor(X).view(-1, block), torch.tensor(Y), len(chars) + 1
-
-
-class Model:
-    """Parameters initialised like the lecture, plus running statistics."""
-
-    def __init__(self, vocab: int, embed: int, hidden: int, block: int, layers: int, g: torch.Generator):
-        self.layers = layers
-        p: dict[str, torch.Tensor] = {"C": torch.randn((vocab, embed), generator=g)}
-        for i in range(1, layers + 1):
-            fan_in = block * embed if i == 1 else hidden
-            p[f"W{i}"] = torch.randn((fan_in, hidden), generator=g) * (5 / 3) / fan_in**0.5
-            p[f"b{i}"] = torch.randn(hidden, generator=g) * 0.1
-            p[f"bngain{i}"] = torch.randn((1, hidden), generator=g) * 0.1 + 1.0
-            p[f"bnbias{i}"] = torch.randn((1, hidden), generator=g) * 0.1
-        p[f"W{layers + 1}"] = torch.randn((hidden, vocab), generator=g) * 0.1
-        p[f"b{layers + 1}"] = torch.randn(vocab, generator=g) * 0.1
-        self.params = p
-        self.bnmean = [torch.zeros((1, hidden)) for _ in range(layers)]
-        self.bnvar = [torch.ones((1, hidden)) for _ in range(layers)]
-
-    @torch.no_grad()
-    def update_running(self, i: int, mean: torch.Tensor, var: torch.Tensor) -> None:
-        self.bnmean[i - 1].mul_(1 - MOMENTUM).add_(mean, alpha=MOMENTUM)
-        self.bnvar[i - 1].mul_(1 - MOMENTUM).add_(var, alpha=MOMENTUM)
-
-
-def autograd_step(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
-    p, n = m.params, Xb.shape[0]
-    x = p["C"][Xb].view(n, -1)
-    for i in range(1, m.layers + 1):
-        hprebn = x @ p[f"W{i}"] + p[f"b{i}"]
-        mean = hprebn.sum(0, keepdim=True) / n
-        var = ((hprebn - mean) ** 2).sum(0, keepdim=True) / (n - 1)
-        hpreact = p[f"bngain{i}"] * (hprebn - mean) * (var + EPS) ** -0.5 + p[f"bnbias{i}"]
-        x = torch.tanh(hpreact)
-        m.update_running(i, mean.detach(), var.detach())
-    logits = x @ p[f"W{m.layers + 1}"] + p[f"b{m.layers + 1}"]
-    loss = F.cross_entropy(logits, Yb)
-    for t in p.values():
-        t.grad = None
-    loss.backward()
-    for t in p.values():
-        t.data -= LEARNING_RATE * t.grad
-    return loss.detach()
-
-
-@torch.no_grad()
-def manual_gradients(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Forward (updating the running statistics) and the lecture's fused manual backward."""
-    p, n, L = m.params, Xb.shape[0], m.layers
-    inputs, bnraws, bnvar_invs, hs = [], [], [], []
-    x = p["C"][Xb].view(n, -1)
-    for i in range(1, L + 1):
-        inputs.append(x)
-        hprebn = x @ p[f"W{i}"] + p[f"b{i}"]
-        mean = hprebn.sum(0, keepdim=True) / n
-        bndiff = hprebn - mean
-        var = (bndiff**2).sum(0, keepdim=True) / (n - 1)
-        bnvar_inv = (var + EPS) ** -0.5
-        bnraw = bndiff * bnvar_inv
-        x = torch.tanh(p[f"bngain{i}"] * bnraw + p[f"bnbias{i}"])
-        bnraws.append(bnraw)
-        bnvar_invs.append(bnvar_inv)
-        hs.append(x)
-        m.update_running(i, mean, var)
-    logits = x @ p[f"W{L + 1}"] + p[f"b{L + 1}"]
-    loss = F.cross_entropy(logits, Yb)
-
-    grads: dict[str, torch.Tensor] = {}
-    dlogits = F.softmax(logits, 1)
-    dlogits[torch.arange(n), Yb] -= 1
-    dlogits /= n
-    grads[f"W{L + 1}"] = hs[-1].T @ dlogits
-    grads[f"b{L + 1}"] = dlogits.sum(0)
-    dh = dlogits @ p[f"W{L + 1}"].T
-    for i in range(L, 0, -1):
-        bnraw, bnvar_inv, bngain = bnraws[i - 1], bnvar_invs[i - 1], p[f"bngain{i}"]
-        dhpreact = (1.0 - hs[i - 1] ** 2) * dh
-        grads[f"bngain{i}"] = (bnraw * dhpreact).sum(0, keepdim=True)
-        grads[f"bnbias{i}"] = dhpreact.sum(0, keepdim=True)
-        dhprebn = bngain * bnvar_inv / n * (
-            n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
-        grads[f"W{i}"] = inputs[i - 1].T @ dhprebn
-        grads[f"b{i}"] = dhprebn.sum(0)
-        dh = dhprebn @ p[f"W{i}"].T
-    dC = torch.zeros_like(p["C"])
-    dC.index_add_(0, Xb.view(-1), dh.view(-1, p["C"].shape[1]))
-    grads["C"] = dC
-    return loss, grads
-
-
-@torch.no_grad()
-def manual_step(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
-    loss, grads = manual_gradients(m, Xb, Yb)
-    for name, t in m.params.items():
-        t.sub_(grads[name], alpha=LEARNING_RATE)
-    return loss
+def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The lecture's training examples (the first 80% of the shuffled words) and the vocabulary."""
+    words = mm.read_words(path)
+    vocab = mm.vocabulary(words)
+    X, Y = mm.build_dataset(mm.split(words)["train"], vocab, block)
+    return X, Y, vocab
 
 
 def peak_rss_mb() -> float:
@@ -191,21 +87,30 @@ def main() -> int:
         parser.error("--warmup must not be negative")
 
     torch.set_num_threads(args.threads)
-    Xtr, Ytr, vocab = training_split(args.data, args.block)
+    try:
+        Xtr, Ytr, vocab = training_split(args.data, args.block)
+    except mm.InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    cfg = mm.Config(model="mlp", vocab=vocab, embed=args.embed, hidden=args.hidden, block=args.block,
+                    layers=args.layers)
     g = torch.Generator().manual_seed(args.seed)
-    model = Model(vocab, args.embed, args.hidden, args.block, args.layers, g)
+    p = mm.init_parameters(cfg, g)
+    names = mm.trainable_names(cfg)
     if args.variant == "autograd":
-        for t in model.params.values():
-            t.requires_grad_(True)
-        step = autograd_step
+        trainable = [p[name].requires_grad_(True) for name in names]
+
+        def step(Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
+            return mm.autograd_step(cfg, p, trainable, Xb, Yb, LEARNING_RATE, MOMENTUM)
     else:
-        step = manual_step
+        def step(Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
+            return mm.manual_step(cfg, p, names, Xb, Yb, LEARNING_RATE, MOMENTUM)
 
     def train(steps: int) -> torch.Tensor | None:
         loss = None
         for _ in range(steps):
             ix = torch.randint(0, Xtr.shape[0], (args.batch,), generator=g)
-            loss = step(model, Xtr[ix], Ytr[ix])
+            loss = step(Xtr[ix], Ytr[ix])
         return loss
 
     train(args.warmup)
