@@ -1,21 +1,27 @@
 """What the PyTorch reference scripts share: the data, the file format and the model.
 
-`reference/torch_parity.py`, `reference/torch_eval.py` and `bench/torch_baseline.py` all
-rebuild the Swift side's world in PyTorch; this module is the one place that says what it is:
+`reference/torch_parity.py`, `reference/torch_eval.py`, `bench/torch_baseline.py` and
+`bench/torch_train.py` all rebuild the Swift side's world in PyTorch; this module is the one
+place that says what it is:
 
 - data: the words of a names file, the vocabulary ('.' first, then the characters sorted), the
   lecture's split (`random.seed(42); random.shuffle(words)`, 80% / 10% / 10%) and the context
   windows of `block` previous characters;
-- configuration: a `Config` read from the metadata of a checkpoint or export,
+- configuration: a `Config` read from (or written to) the metadata of a checkpoint or export,
   whose key `model` names the model (`mlp` when absent);
 - the model: tensor names and shapes, the initial values, the forward in training mode (batch
   statistics, recorded for the running ones) and in evaluation mode (running statistics), the
-  hand-written fused backward, one SGD step (autograd or hand-written) and split losses.
+  hand-written fused backward, one SGD step (autograd or hand-written), batch-norm calibration
+  and split losses.
 
 Models (the names are those of the safetensors files, `L` is `cfg.layers`):
 
   mlp      embedding C; L blocks of Linear(W{i}, b{i}) -> BatchNorm1d(bngain{i}, bnbias{i};
            running bnmean{i}, bnvar{i}) -> Tanh; output Linear(W{L+1}, b{L+1}).
+  wavenet  makemore part 5: embedding C; for each of L = log2(block) levels FlattenConsecutive(2)
+           -> Linear(W{i}, no bias) -> BatchNorm1d over (batch, time) -> Tanh; output
+           Linear(W{L+1}, b{L+1}). For block 8: (B,8) -> (B,8,24) -> (B,4,48) -> (B,4,128) ->
+           (B,2,256) -> (B,2,128) -> (B,256) -> (B,128) -> (B,27).
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
-MODELS = ("mlp",)
+MODELS = ("mlp", "wavenet")
 SPLIT_SEED = 42
 EVAL_CHUNK = 65536  # examples per forward pass when evaluating a whole split, to bound memory
 
@@ -104,8 +111,9 @@ def datasets(words: list[str], vocab: str, block: int) -> dict[str, tuple[torch.
 
 @dataclass
 class Config:
-    """A model's shape; `layers` is the number of hidden blocks. `momentum`, `batch` and `seed`
-    are None where the file does not need them."""
+    """A model's shape. `layers` is the number of hidden blocks of the mlp, and the number of
+    levels of the wavenet (log2(block), not stored in its metadata). `momentum`, `batch` and
+    `seed` are None where the file does not need them."""
 
     model: str
     vocab: str
@@ -122,6 +130,24 @@ class Config:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    def metadata(self) -> dict[str, str]:
+        """The metadata keys of this configuration, as the Swift side writes them."""
+        meta = {"model": self.model, "vocab": self.vocab, "embed": str(self.embed), "hidden": str(self.hidden),
+                "block": str(self.block), "eps": repr(self.eps)}
+        if self.model == "mlp":
+            meta["layers"] = str(self.layers)
+        for key in ("momentum", "batch", "seed"):
+            if getattr(self, key) is not None:
+                meta[key] = repr(getattr(self, key))
+        return meta
+
+
+def wavenet_levels(block: int) -> int | None:
+    """log2(block) if block is a power of two of at least 2, else None."""
+    if block >= 2 and block & (block - 1) == 0:
+        return block.bit_length() - 1
+    return None
+
 
 def model_name(meta: dict[str, str]) -> str:
     """The metadata's `model` (`mlp` when absent); an unknown name is an error."""
@@ -133,11 +159,11 @@ def model_name(meta: dict[str, str]) -> str:
 
 def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> Config:
     """The configuration in a file's metadata. Always needed: the model's sizes (embed, hidden,
-    block, layers), eps and vocab; `require` names further keys among momentum,
+    block, and layers for the mlp), eps and vocab; `require` names further keys among momentum,
     batch and seed. Raises InputError naming every missing key, or the first bad value."""
     meta = meta or {}
     model = model_name(meta)
-    int_keys = ["embed", "hidden", "block", "layers"]
+    int_keys = ["embed", "hidden", "block"] + (["layers"] if model == "mlp" else [])
     int_keys += [k for k in ("batch", "seed") if k in require]
     float_keys = ["eps"] + [k for k in ("momentum",) if k in require]
     missing = [k for k in int_keys + float_keys + ["vocab"] if k not in meta]
@@ -156,19 +182,27 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
             raise InputError(f"metadata {key}={meta[key]!r} is not a number") from None
         if not math.isfinite(values[key]):  # type: ignore[arg-type]
             raise InputError(f"metadata {key}={meta[key]!r} is not finite")
+    if model == "wavenet":
+        values["layers"] = wavenet_levels(values["block"]) or 0  # type: ignore[arg-type]
     cfg = Config(model=model, vocab=meta["vocab"], **values)  # type: ignore[arg-type]
-    problems = config_problems(cfg)
+    problems = config_problems(cfg, meta)
     if problems:
         raise InputError("; ".join(problems))
     return cfg
 
 
-def config_problems(cfg: Config) -> list[str]:
+def config_problems(cfg: Config, meta: dict[str, str]) -> list[str]:
     """What is wrong with a configuration read from metadata (empty if nothing)."""
     problems = []
-    for key in ("embed", "hidden", "block", "layers"):
+    for key in ("embed", "hidden", "block") + (("layers",) if cfg.model == "mlp" else ()):
         if getattr(cfg, key) < 1:
             problems.append(f"metadata {key}={getattr(cfg, key)} must be at least 1")
+    if cfg.model == "wavenet" and cfg.block >= 1:
+        if cfg.layers == 0:
+            problems.append(f"metadata block={cfg.block} must be a power of two, at least 2, for the wavenet")
+        elif "layers" in meta and meta["layers"] != str(cfg.layers):
+            problems.append(f"metadata layers={meta['layers']!r} disagrees with block {cfg.block} "
+                            f"(the wavenet has log2(block) = {cfg.layers} levels)")
     if cfg.batch is not None and cfg.batch < 2:
         problems.append(f"metadata batch={cfg.batch} must be at least 2 (Bessel's 1/(n-1))")
     if not cfg.vocab.startswith("."):
@@ -191,6 +225,12 @@ def load_safetensors(path: str | Path) -> tuple[dict[str, str], Tensors]:
     return meta, tensors
 
 
+def save_model(path: str | Path, cfg: Config, p: Tensors, extra: dict[str, str] | None = None) -> None:
+    """Writes the model's tensors (float32) and its configuration as metadata."""
+    tensors = {name: p[name].detach().to(torch.float32).contiguous() for name in parameter_shapes(cfg)}
+    save_file(tensors, str(path), metadata={**cfg.metadata(), **(extra or {})})
+
+
 # ---------------------------------------------------------------------------------------------
 # Tensor names and shapes
 
@@ -199,7 +239,7 @@ def trainable_names(cfg: Config) -> list[str]:
     """Trainable parameters, in the order of the Swift parameter table (and of initialisation)."""
     L, names = cfg.layers, ["C"]
     for i in range(1, L + 1):
-        names += [f"W{i}", f"b{i}", f"bngain{i}", f"bnbias{i}"]
+        names += [f"W{i}"] + ([f"b{i}"] if cfg.model == "mlp" else []) + [f"bngain{i}", f"bnbias{i}"]
     return names + [f"W{L + 1}", f"b{L + 1}"]
 
 
@@ -210,7 +250,9 @@ def running_names(cfg: Config) -> list[str]:
 
 def fan_in(cfg: Config, i: int) -> int:
     """Inputs of hidden Linear i (1-based)."""
-    return cfg.block * cfg.embed if i == 1 else cfg.hidden
+    if cfg.model == "mlp":
+        return cfg.block * cfg.embed if i == 1 else cfg.hidden
+    return 2 * (cfg.embed if i == 1 else cfg.hidden)
 
 
 def parameter_shapes(cfg: Config) -> dict[str, list[int]]:
@@ -242,16 +284,26 @@ def shape_problems(tensors: Tensors, expected: dict[str, tuple[list[int], torch.
     return problems
 
 
+def parameter_count(cfg: Config) -> int:
+    """Number of trainable parameters (76,579 for the default wavenet)."""
+    shapes = parameter_shapes(cfg)
+    return sum(math.prod(shapes[name]) for name in trainable_names(cfg))
+
+
 # ---------------------------------------------------------------------------------------------
 # Initial values
 
 
 def init_parameters(cfg: Config, generator: torch.Generator | None = None) -> Tensors:
     """Initial values drawn from `generator` (torch's global one when None), running statistics
-    mean 0 and variance 1: the Swift side's `ParameterTable.initialized`, deliberately
-    non-trivial: C ~ N(0,1); hidden W ~ N(0,1)·(5/3)/sqrt(fan_in), b ~ 0.1·N(0,1);
-    bngain ~ 1 + 0.1·N(0,1), bnbias ~ 0.1·N(0,1); output W, b ~ 0.1·N(0,1). Drawn in the order
-    of the table."""
+    mean 0 and variance 1.
+
+    mlp: the Swift side's `ParameterTable.initialized`, deliberately non-trivial: C ~ N(0,1);
+    hidden W ~ N(0,1)·(5/3)/sqrt(fan_in), b ~ 0.1·N(0,1); bngain ~ 1 + 0.1·N(0,1),
+    bnbias ~ 0.1·N(0,1); output W, b ~ 0.1·N(0,1). Drawn in the order of the table.
+
+    wavenet: the lecture's: C ~ N(0,1); every Linear W ~ N(0,1)/sqrt(fan_in), the output one
+    then x0.1; output bias 0; bngain 1, bnbias 0. Drawn in the order C, W1, ..., W{L+1}."""
     shapes, L = parameter_shapes(cfg), cfg.layers
     p: Tensors = {}
 
@@ -261,6 +313,8 @@ def init_parameters(cfg: Config, generator: torch.Generator | None = None) -> Te
     for name in trainable_names(cfg):
         if name == "C":
             p[name] = randn(name)
+        elif cfg.model == "wavenet":
+            p[name] = wavenet_initial(name, shapes[name], L, randn)
         elif name in (f"W{L + 1}", f"b{L + 1}"):
             p[name] = randn(name) * 0.1
         elif name.startswith("W"):
@@ -273,6 +327,14 @@ def init_parameters(cfg: Config, generator: torch.Generator | None = None) -> Te
         p[f"bnmean{i}"] = torch.zeros(shapes[f"bnmean{i}"])
         p[f"bnvar{i}"] = torch.ones(shapes[f"bnvar{i}"])
     return p
+
+
+def wavenet_initial(name: str, shape: list[int], L: int, randn) -> torch.Tensor:
+    """The lecture's initial value of wavenet tensor `name` (not C); `randn(name)` draws."""
+    if name.startswith("W"):
+        w = randn(name) / shape[0] ** 0.5
+        return w * 0.1 if name == f"W{L + 1}" else w
+    return torch.ones(shape) if name.startswith("bngain") else torch.zeros(shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,24 +360,55 @@ def batch_norm_stepwise(x: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor,
     return hpreact
 
 
+def batch_norm(x: torch.Tensor, gain: torch.Tensor, bias: torch.Tensor, eps: float, i: int,
+               record: Tensors) -> torch.Tensor:
+    """Training-mode batch norm as makemore part 5's BatchNorm1d: mean and unbiased variance
+    (torch.var) over dims (0, 1) of a 3-D x, over dim 0 of a 2-D one. Records bnmeani{i} and
+    bnvar{i} (the batch statistics, shape (1, H)), bnraw{i} (x normalised) and hpreact{i}."""
+    dims = (0, 1) if x.ndim == 3 else 0
+    mean = x.mean(dims, keepdim=True)
+    var = x.var(dims, keepdim=True)
+    xhat = (x - mean) / torch.sqrt(var + eps)
+    out = gain * xhat + bias
+    record.update({f"bnmeani{i}": mean.view(1, -1), f"bnvar{i}": var.view(1, -1), f"bnraw{i}": xhat,
+                   f"hpreact{i}": out})
+    return out
+
+
 def batch_norm_eval(x: torch.Tensor, p: Tensors, i: int, eps: float) -> torch.Tensor:
     """Evaluation-mode batch norm of level i: the running statistics bnmean{i}, bnvar{i}."""
     bnraw = (x - p[f"bnmean{i}"]) * (p[f"bnvar{i}"] + eps) ** -0.5
     return p[f"bngain{i}"] * bnraw + p[f"bnbias{i}"]
 
 
+def flatten_consecutive(x: torch.Tensor) -> torch.Tensor:
+    """makemore part 5's FlattenConsecutive(2): (B, T, C) -> (B, T/2, 2C), and (B, 2C) when
+    T/2 is 1."""
+    B, T, C = x.shape
+    x = x.view(B, T // 2, 2 * C)
+    return x.squeeze(1) if x.shape[1] == 1 else x
+
+
 def forward(cfg: Config, p: Tensors, X: torch.Tensor, *, training: bool, record: Tensors | None = None) -> torch.Tensor:
     """Logits (n, vocab) of contexts X (n, block). Training mode uses the batch's statistics
     (and needs only the trainable parameters in `p`), evaluation mode the running ones.
-    `record` receives the intermediates by name: emb, embcat, then per layer i hprebn{i}, the
-    batch-norm intermediates (training mode), hpreact{i}, h{i}; then logits."""
+    `record` receives the intermediates by name: emb, then per level i the input of its Linear
+    (embcat for the mlp's first, x{i} for the wavenet's), hprebn{i}, the batch-norm
+    intermediates (training mode), hpreact{i}, h{i}; then logits."""
     record = {} if record is None else record
-    L = cfg.layers
+    L, wavenet = cfg.layers, cfg.model == "wavenet"
     x = record["emb"] = p["C"][X]
-    x = record["embcat"] = x.view(X.shape[0], -1)
+    if not wavenet:
+        x = record["embcat"] = x.view(X.shape[0], -1)
     for i in range(1, L + 1):
-        hprebn = record[f"hprebn{i}"] = x @ p[f"W{i}"] + p[f"b{i}"]
-        if training:
+        if wavenet:
+            x = record[f"x{i}"] = flatten_consecutive(x)
+            hprebn = record[f"hprebn{i}"] = x @ p[f"W{i}"]
+        else:
+            hprebn = record[f"hprebn{i}"] = x @ p[f"W{i}"] + p[f"b{i}"]
+        if training and wavenet:
+            hpreact = batch_norm(hprebn, p[f"bngain{i}"], p[f"bnbias{i}"], cfg.eps, i, record)
+        elif training:
             hpreact = batch_norm_stepwise(hprebn, p[f"bngain{i}"], p[f"bnbias{i}"], cfg.eps, i, record)
         else:
             hpreact = record[f"hpreact{i}"] = batch_norm_eval(hprebn, p, i, cfg.eps)
@@ -352,8 +445,15 @@ def batch_norm_backward(dhpreact: torch.Tensor, bnraw: torch.Tensor, gain: torch
     return gain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
 
 
+def rows(t: torch.Tensor) -> torch.Tensor:
+    """A 3-D (B, T, C) tensor as (B*T, C) rows; a 2-D one as it is."""
+    return t if t.ndim == 2 else t.reshape(-1, t.shape[-1])
+
+
 def linear_input(cfg: Config, record: Tensors, i: int) -> torch.Tensor:
     """The input of hidden Linear i in a recorded forward."""
+    if cfg.model == "wavenet":
+        return record[f"x{i}"]
     return record["embcat"] if i == 1 else record[f"h{i - 1}"]
 
 
@@ -361,22 +461,33 @@ def linear_input(cfg: Config, record: Tensors, i: int) -> torch.Tensor:
 def backward(cfg: Config, p: Tensors, record: Tensors, X: torch.Tensor, Y: torch.Tensor) -> Tensors:
     """Hand-written gradients of the mean cross-entropy of a training-mode forward (`record`),
     with the fused cross-entropy and batch-norm backward: every trainable parameter, and the
-    intermediates logits, h{i}, hpreact{i}, hprebn{i}, emb."""
+    intermediates logits, h{i}, hpreact{i}, hprebn{i}, emb.
+
+    A wavenet level works on rows: its (B, T, C) tensors as (B*T, C), since batch norm over
+    dims (0, 1) is batch norm over those rows; its input's gradient goes back to h{i-1}'s shape
+    (FlattenConsecutive is a view)."""
     L = cfg.layers
     d: Tensors = {"logits": cross_entropy_backward(record["logits"], Y)}
     d[f"W{L + 1}"] = record[f"h{L}"].T @ d["logits"]
     d[f"b{L + 1}"] = d["logits"].sum(0)
     dh = d["logits"] @ p[f"W{L + 1}"].T
     for i in range(L, 0, -1):
+        h = record[f"h{i}"]
+        if dh.shape != h.shape:
+            dh = dh.view(h.shape)
         d[f"h{i}"] = dh
-        bnraw = record[f"bnraw{i}"]
-        dhpreact = d[f"hpreact{i}"] = (1.0 - record[f"h{i}"] ** 2) * dh
+        dhpreact = d[f"hpreact{i}"] = (1.0 - h**2) * dh
+        dhpreact, bnraw = rows(dhpreact), rows(record[f"bnraw{i}"])
         d[f"bngain{i}"] = (bnraw * dhpreact).sum(0, keepdim=True)
         d[f"bnbias{i}"] = dhpreact.sum(0, keepdim=True)
-        dhprebn = d[f"hprebn{i}"] = batch_norm_backward(dhpreact, bnraw, p[f"bngain{i}"], record[f"bnvar_inv{i}"])
-        x_in = linear_input(cfg, record, i)
-        d[f"W{i}"] = x_in.T @ dhprebn
-        d[f"b{i}"] = dhprebn.sum(0)
+        bnvar_inv = record.get(f"bnvar_inv{i}")
+        if bnvar_inv is None:  # the wavenet's batch norm divides by the square root instead
+            bnvar_inv = (record[f"bnvar{i}"] + cfg.eps) ** -0.5
+        dhprebn = batch_norm_backward(dhpreact, bnraw, p[f"bngain{i}"], bnvar_inv)
+        d[f"hprebn{i}"] = dhprebn if dhprebn.shape == h.shape else dhprebn.view(h.shape)
+        d[f"W{i}"] = rows(linear_input(cfg, record, i)).T @ dhprebn
+        if cfg.model == "mlp":
+            d[f"b{i}"] = dhprebn.sum(0)
         dh = dhprebn @ p[f"W{i}"].T
     d["emb"] = dh.view(record["emb"].shape)
     dC = torch.zeros_like(p["C"])
@@ -418,6 +529,28 @@ def manual_step(cfg: Config, p: Tensors, names: list[str], Xb: torch.Tensor, Yb:
 
 
 @torch.no_grad()
+def calibrate_batch_norm(cfg: Config, p: Tensors, X: torch.Tensor) -> None:
+    """Sets the running statistics to the mean and unbiased variance of each batch norm's input
+    over all of X, level by level (each level sees the ones before it calibrated), accumulating
+    sums of x and x^2 in float64 as the Swift side does after training."""
+    for i in range(1, cfg.layers + 1):
+        total = torch.zeros(cfg.hidden, dtype=torch.float64)
+        squares = torch.zeros(cfg.hidden, dtype=torch.float64)
+        count = 0
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            record: Tensors = {}
+            forward(cfg, p, X[start:start + EVAL_CHUNK], training=False, record=record)
+            pre = rows(record[f"hprebn{i}"]).double()
+            total += pre.sum(0)
+            squares += (pre * pre).sum(0)
+            count += pre.shape[0]
+        mean = total / count
+        var = ((squares - count * mean * mean) / (count - 1)).clamp(min=0)
+        p[f"bnmean{i}"].copy_(mean.view(1, -1))
+        p[f"bnvar{i}"].copy_(var.view(1, -1))
+
+
+@torch.no_grad()
 def split_loss(cfg: Config, p: Tensors, X: torch.Tensor, Y: torch.Tensor) -> float:
     """Mean F.cross_entropy over a whole split in evaluation mode (summed per chunk of
     EVAL_CHUNK examples, accumulated in float64); NaN for an empty split."""
@@ -433,3 +566,15 @@ def split_loss(cfg: Config, p: Tensors, X: torch.Tensor, Y: torch.Tensor) -> flo
 def split_losses(cfg: Config, p: Tensors, data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
     """`split_loss` of each split of `datasets(...)`, by name."""
     return {name: split_loss(cfg, p, X, Y) for name, (X, Y) in data.items()}
+
+
+def matmul_flops(cfg: Config, batch: int) -> float:
+    """2·m·k·n for each of the three products of every Linear (forward, dx, dW), m the rows of
+    its input: the batch for the mlp, batch x (block / 2^i) at the wavenet's level i. As the
+    Swift benchmark counts them (the first layer's dx too, which dC needs); element-wise work
+    is not counted."""
+    flops = 0.0
+    for i in range(1, cfg.layers + 1):
+        m = batch if cfg.model == "mlp" else batch * (cfg.block >> i)
+        flops += 3 * 2 * m * fan_in(cfg, i) * cfg.hidden
+    return flops + 3 * 2 * batch * cfg.hidden * cfg.vocab_size

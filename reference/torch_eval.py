@@ -1,16 +1,18 @@
 """Evaluate a Swift checkpoint in PyTorch: the train / val / test losses of the lecture's split.
 
 Loads CHECKPOINT (the `model.safetensors` written by `makemore train`) with the safetensors
-package, rebuilds the MLP in PyTorch (float32; batch norm in evaluation mode, using the running
-statistics bnmean{i}/bnvar{i}), recomputes the split with Python's own `random.seed(42);
+package, rebuilds the model in PyTorch (float32; batch norm in evaluation mode, using the
+running statistics bnmean{i}/bnvar{i}), recomputes the split with Python's own `random.seed(42);
 random.shuffle(words)` on the data file, and prints the mean cross-entropy (F.cross_entropy) over
 each whole split. Compare with the losses the Swift side reports for the same checkpoint.
 
-The checkpoint must hold C, W{i}, b{i}, bngain{i}, bnbias{i}, bnmean{i}, bnvar{i} (i = 1..layers),
+The metadata key `model` names the model (`mlp`, the default when absent). An mlp checkpoint
+must hold C, W{i}, b{i}, bngain{i}, bnbias{i}, bnmean{i}, bnvar{i} (i = 1..layers),
 W{layers+1}, b{layers+1} (F32), and metadata embed, hidden, block, layers, eps (decimal strings)
-and vocab (the characters in index order, '.' first); `model` names the model (`mlp`, the
-default when absent). Characters in the data that the vocab lacks are an error. The model, data
-and split are those of reference/makemore_reference.py.
+and vocab (the characters in index order, '.' first). A wavenet checkpoint has no b{i} and no
+`layers` (its levels are log2(block), block a power of two). Characters in the data that the
+vocab lacks are an error. The models, data and split are those of
+reference/makemore_reference.py.
 
 Run:
     $(scripts/reference-env) reference/torch_eval.py CHECKPOINT [--data FILE] [--json]

@@ -1,30 +1,39 @@
 """Check the Swift hand-written backward pass against PyTorch autograd.
 
-`makemore gradcheck --export FILE` writes one training step of the MLP to a safetensors file:
+`makemore gradcheck --export FILE` writes one training step of a model to a safetensors file:
 the parameters and running statistics, the batch `Xb`/`Yb`, the loss, and the hand-written
-gradient of every intermediate and parameter (`grad.<name>`, plus the fused forms
-`grad_fused.logits` and `grad_fused.hprebn{i}`). This script rebuilds the lecture's
-step-by-step forward in PyTorch (float32) from those parameters, runs `loss.backward()` with
-`retain_grad()` on every intermediate, and prints a table like the lecture's `cmp`:
+gradient of every intermediate and parameter (`grad.<name>`). This script rebuilds the forward
+in PyTorch (float32) from those parameters, runs `loss.backward()` with `retain_grad()` on
+every intermediate, and prints a table like the lecture's `cmp`:
 
     name | exact (torch.all(a == b)) | approx (torch.allclose, default tolerances) | maxdiff | shape
 
+The metadata key `model` says which model (`mlp` when absent):
+
+  mlp      the lecture's step-by-step forward (makemore part 4); rows for every intermediate
+           from logprobs back to C, plus the fused forms `grad_fused.logits` and
+           `grad_fused.hprebn{i}`.
+  wavenet  makemore part 5's hierarchical model, loss F.cross_entropy; rows logits, W{L+1},
+           b{L+1}, then for each level h{i}, hpreact{i}, bngain{i}, bnbias{i}, hprebn{i}, W{i};
+           then emb and C.
+
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
 missing, if a shape differs, if the metadata disagrees with the tensors, or if its `model` is
-not one this script knows (`mlp`, the default when absent). The forward, the names and the
-shapes are those of reference/makemore_reference.py.
+not one this script knows. The forward, the names and the shapes are those of
+reference/makemore_reference.py.
 
 Float32 rounding: the file also holds the same step computed by the Swift model in Double from
-the same parameters (`grad64.<name>`, `grad64_fused.<name>`, `loss64`). If a row misses allclose
-in float32, the whole step is rerun in PyTorch float64 from the same parameters (cast up) and
-the Swift Double gradients are compared with float64 autograd at rtol=0, atol=1e-10. A failing
-float32 row is accepted as "float32 rounding" only if its float64 row passes AND the file's
-float32 value is no further from the float64 autograd value than float32 rounding explains: it
-passes allclose against the float64 value, or its distance is at most 10x the largest distance
-of PyTorch's own float32 computations of the row (autograd and this script's hand-written
-backward run in float32, on the file's parameters and on 4 copies perturbed by about one
-float32 rounding). The numbers are printed for every such row; the float32 tolerance itself is
-never changed.
+the same parameters (`grad64.<name>`, for the mlp `grad64_fused.<name>`, and `loss64`). If a
+row misses allclose in float32, the whole step is rerun in PyTorch float64 from the same
+parameters (cast up) and the Swift Double gradients are compared with float64 autograd at
+rtol=0, atol=1e-10. A failing float32 row is accepted as "float32 rounding" only if its float64
+row passes AND the file's float32 value is no further from the float64 autograd value than
+float32 rounding explains: it passes allclose against the float64 value, or its distance is at
+most 10x the largest distance of PyTorch's own float32 computations of the row (autograd and a
+hand-written backward run in float32: the lecture's, step by step and fused, for the mlp; the
+module's fused one for the wavenet; on the file's parameters and on 4 copies perturbed by about
+one float32 rounding). The numbers are printed for every such row; the float32 tolerance itself
+is never changed.
 `--float64` prints the float64 table even when every float32 row passes.
 
 Run:
@@ -56,6 +65,11 @@ PERTURBED_COPIES = 4  # see float32_estimates
 def gradient_rows(cfg: Config) -> list[str]:
     """The rows of the cmp table, in the lecture's (backward) order."""
     L = cfg.layers
+    if cfg.model == "wavenet":
+        rows = ["logits", f"W{L + 1}", f"b{L + 1}"]
+        for i in range(L, 0, -1):
+            rows += [f"h{i}", f"hpreact{i}", f"bngain{i}", f"bnbias{i}", f"hprebn{i}", f"W{i}"]
+        return rows + ["emb", "C"]
     rows = ["logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits",
             "logit_maxes", "logits", f"h{L}", f"W{L + 1}", f"b{L + 1}"]
     for i in range(L, 0, -1):
@@ -69,6 +83,9 @@ def gradient_rows(cfg: Config) -> list[str]:
 
 
 def fused_rows(cfg: Config) -> list[str]:
+    """Rows of the fused backward forms (the mlp's only)."""
+    if cfg.model == "wavenet":
+        return []
     return ["logits"] + [f"hprebn{i}" for i in range(cfg.layers, 0, -1)]
 
 
@@ -151,13 +168,13 @@ def stepwise_cross_entropy(logits: torch.Tensor, Yb: torch.Tensor, t: dict[str, 
 
 
 def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> Step:
-    """The lecture's step-by-step forward (the shared training-mode forward, then the
-    cross-entropy step by step), then autograd."""
+    """The shared training-mode forward, then the loss (the mlp's cross-entropy step by step as
+    in the lecture, the wavenet's F.cross_entropy), then autograd."""
     Xb, Yb = tensors["Xb"], tensors["Yb"]
     p = {name: tensors[name].to(dtype).clone().requires_grad_(True) for name in mm.trainable_names(cfg)}
     t: dict[str, torch.Tensor] = {}
     logits = mm.forward(cfg, p, Xb, training=True, record=t)
-    loss = stepwise_cross_entropy(logits, Yb, t)
+    loss = F.cross_entropy(logits, Yb) if cfg.model == "wavenet" else stepwise_cross_entropy(logits, Yb, t)
 
     assert not set(t) & set(p)
     for v in t.values():
@@ -167,10 +184,13 @@ def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch
 
 
 def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor) -> tuple[dict, dict]:
-    """The lecture's hand-written backward (step by step, and the fused forms), in torch ops."""
+    """A hand-written backward in torch ops: for the mlp the lecture's (step by step, and the
+    fused forms), for the wavenet the module's fused one (no fused rows)."""
     L, eps = cfg.layers, cfg.eps
     p = {k: v.detach() for k, v in step.params.items()}
     t = {k: v.detach() for k, v in step.inter.items()}
+    if cfg.model == "wavenet":
+        return mm.backward(cfg, p, t, Xb, Yb), {}
     n = Xb.shape[0]
     d: dict[str, torch.Tensor] = {}
     fused: dict[str, torch.Tensor] = {}
@@ -316,7 +336,9 @@ def float32_estimates(cfg: Config, tensors: dict[str, torch.Tensor]) -> dict[str
         d, fused = manual_backward(cfg, step, t["Xb"], t["Yb"])
         for name in gradient_rows(cfg):
             out.setdefault(name, []).extend([step.grad(name), d[name]])
-        ce = F.cross_entropy(step.inter["logits"].detach(), t["Yb"]).reshape(1)
+        logits, Yb = step.inter["logits"].detach(), t["Yb"]  # the loss by the other formula
+        ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model == "wavenet" else F.cross_entropy(logits, Yb)
+        ce = ce.reshape(1)
         out.setdefault("loss", []).extend([step.loss.detach().reshape(1), ce])
         for name in fused_rows(cfg):
             out.setdefault(f"fused.{name}", []).extend([step.grad(name), fused[name]])
@@ -367,7 +389,9 @@ def judge_rounding(cfg: Config, tensors: dict[str, torch.Tensor], rows32: list[R
 
 def run(path: str, force_float64: bool) -> int:
     cfg, tensors = load(path)
-    print(f"{path}: embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, layers {cfg.layers}, "
+    shape = f"layers {cfg.layers}" if cfg.model == "mlp" else f"levels {cfg.layers}"
+    model = "" if cfg.model == "mlp" else f"model {cfg.model}, "
+    print(f"{path}: {model}embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, {shape}, "
           f"batch {cfg.batch}, vocab {len(cfg.vocab)}, eps {cfg.eps:g}, seed {cfg.seed}")
     errors, missing = check_inputs(cfg, tensors)
     if errors:
