@@ -1,156 +1,63 @@
 """PyTorch eager CPU baseline for the Swift training benchmark.
 
-Trains the same MLP as `makemore train` (embedding C; `layers` blocks of Linear -> BatchNorm1d ->
-Tanh; output Linear; softmax cross-entropy) on the lecture's training split, and times
-`--steps` SGD steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
-updated with momentum 0.001) after `--warmup` untimed steps. Two variants:
+Trains a model of `makemore train` on the lecture's training split and times `--steps` SGD
+steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics updated with
+`--momentum`) after `--warmup` untimed steps. Models (`--model`):
 
-  autograd  the usual PyTorch code: explicit batch-norm formula (Bessel's 1/(n-1) variance),
-            F.cross_entropy, loss.backward(), p.data -= lr * p.grad, grads set to None.
+  mlp      (default) embedding C; `layers` blocks of Linear -> BatchNorm1d -> Tanh; output
+           Linear; softmax cross-entropy. Batch-norm momentum 0.001.
+  wavenet  makemore part 5's hierarchical model (embed 24, hidden 128, block 8 by default),
+           initialised as the lecture does; batch-norm momentum 0.1.
+
+Two variants:
+
+  autograd  the usual PyTorch code, as the lectures run it: the forward (the mlp's batch-norm
+            formula written out, with Bessel's 1/(n-1) variance; the wavenet's BatchNorm1d of
+            part 5), F.cross_entropy, grads set to None, loss.backward(), p.data -= lr * p.grad.
   manual    no autograd: the lecture's hand-written backward in PyTorch operations, with the
             fused cross-entropy and batch-norm backward, dC by index_add_.
 
-Prints steps/s, ms/step and the peak resident memory of the process (VmHWM), or with
---json one JSON object on one line.
+The models, their initial values, the data and both steps are those of
+reference/makemore_reference.py (`autograd_step`, `manual_step`).
+
+Prints steps/s, ms/step, the matmul GFLOP/s (2·m·k·n for the forward, dx and dW of every
+Linear, m the rows of its input, as `makemore bench` counts them) and the peak resident memory
+of the process (VmHWM), or with --json one JSON object on one line.
 
 Run:
     $(scripts/reference-env) bench/torch_baseline.py --variant manual --steps 2000 --json
+    $(scripts/reference-env) bench/torch_baseline.py --model wavenet --steps 500 --json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
+import makemore_reference as mm  # noqa: E402
+
+REPO = mm.REPO
+DEFAULT_DATA = mm.DEFAULT_DATA
 LEARNING_RATE = 0.1
-MOMENTUM = 0.001
-EPS = 1e-5
+DEFAULTS = {  # per model, for the options not given
+    "mlp": {"embed": 10, "hidden": 64, "block": 3, "layers": 1, "momentum": 0.001},
+    "wavenet": {"embed": 24, "hidden": 128, "block": 8, "momentum": 0.1},
+}
 
 
-def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """The lecture's training examples: shuffle with random.seed(42), first 80% of the words."""
-    words = [w for w in (line.strip() for line in path.read_text(encoding="utf-8").splitlines()) if w]
-    chars = sorted(set("".join(words)))
-    stoi = {c: i + 1 for i, c in enumerate(chars)}
-    stoi["."] = 0
-    random.seed(42)
-    random.shuffle(words)
-    X, Y = [], []
-    for w in words[: int(0.8 * len(words))]:
-        context = [0] * block
-        for ch in w + ".":
-            ix = stoi[ch]
-            X.append(context)
-            Y.append(ix)
-            context = context[1:] + [ix]
-    return torch.tensor(X).view(-1, block), torch.tensor(Y), len(chars) + 1
-
-
-class Model:
-    """Parameters initialised like the lecture, plus running statistics."""
-
-    def __init__(self, vocab: int, embed: int, hidden: int, block: int, layers: int, g: torch.Generator):
-        self.layers = layers
-        p: dict[str, torch.Tensor] = {"C": torch.randn((vocab, embed), generator=g)}
-        for i in range(1, layers + 1):
-            fan_in = block * embed if i == 1 else hidden
-            p[f"W{i}"] = torch.randn((fan_in, hidden), generator=g) * (5 / 3) / fan_in**0.5
-            p[f"b{i}"] = torch.randn(hidden, generator=g) * 0.1
-            p[f"bngain{i}"] = torch.randn((1, hidden), generator=g) * 0.1 + 1.0
-            p[f"bnbias{i}"] = torch.randn((1, hidden), generator=g) * 0.1
-        p[f"W{layers + 1}"] = torch.randn((hidden, vocab), generator=g) * 0.1
-        p[f"b{layers + 1}"] = torch.randn(vocab, generator=g) * 0.1
-        self.params = p
-        self.bnmean = [torch.zeros((1, hidden)) for _ in range(layers)]
-        self.bnvar = [torch.ones((1, hidden)) for _ in range(layers)]
-
-    @torch.no_grad()
-    def update_running(self, i: int, mean: torch.Tensor, var: torch.Tensor) -> None:
-        self.bnmean[i - 1].mul_(1 - MOMENTUM).add_(mean, alpha=MOMENTUM)
-        self.bnvar[i - 1].mul_(1 - MOMENTUM).add_(var, alpha=MOMENTUM)
-
-
-def autograd_step(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
-    p, n = m.params, Xb.shape[0]
-    x = p["C"][Xb].view(n, -1)
-    for i in range(1, m.layers + 1):
-        hprebn = x @ p[f"W{i}"] + p[f"b{i}"]
-        mean = hprebn.sum(0, keepdim=True) / n
-        var = ((hprebn - mean) ** 2).sum(0, keepdim=True) / (n - 1)
-        hpreact = p[f"bngain{i}"] * (hprebn - mean) * (var + EPS) ** -0.5 + p[f"bnbias{i}"]
-        x = torch.tanh(hpreact)
-        m.update_running(i, mean.detach(), var.detach())
-    logits = x @ p[f"W{m.layers + 1}"] + p[f"b{m.layers + 1}"]
-    loss = F.cross_entropy(logits, Yb)
-    for t in p.values():
-        t.grad = None
-    loss.backward()
-    for t in p.values():
-        t.data -= LEARNING_RATE * t.grad
-    return loss.detach()
-
-
-@torch.no_grad()
-def manual_gradients(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Forward (updating the running statistics) and the lecture's fused manual backward."""
-    p, n, L = m.params, Xb.shape[0], m.layers
-    inputs, bnraws, bnvar_invs, hs = [], [], [], []
-    x = p["C"][Xb].view(n, -1)
-    for i in range(1, L + 1):
-        inputs.append(x)
-        hprebn = x @ p[f"W{i}"] + p[f"b{i}"]
-        mean = hprebn.sum(0, keepdim=True) / n
-        bndiff = hprebn - mean
-        var = (bndiff**2).sum(0, keepdim=True) / (n - 1)
-        bnvar_inv = (var + EPS) ** -0.5
-        bnraw = bndiff * bnvar_inv
-        x = torch.tanh(p[f"bngain{i}"] * bnraw + p[f"bnbias{i}"])
-        bnraws.append(bnraw)
-        bnvar_invs.append(bnvar_inv)
-        hs.append(x)
-        m.update_running(i, mean, var)
-    logits = x @ p[f"W{L + 1}"] + p[f"b{L + 1}"]
-    loss = F.cross_entropy(logits, Yb)
-
-    grads: dict[str, torch.Tensor] = {}
-    dlogits = F.softmax(logits, 1)
-    dlogits[torch.arange(n), Yb] -= 1
-    dlogits /= n
-    grads[f"W{L + 1}"] = hs[-1].T @ dlogits
-    grads[f"b{L + 1}"] = dlogits.sum(0)
-    dh = dlogits @ p[f"W{L + 1}"].T
-    for i in range(L, 0, -1):
-        bnraw, bnvar_inv, bngain = bnraws[i - 1], bnvar_invs[i - 1], p[f"bngain{i}"]
-        dhpreact = (1.0 - hs[i - 1] ** 2) * dh
-        grads[f"bngain{i}"] = (bnraw * dhpreact).sum(0, keepdim=True)
-        grads[f"bnbias{i}"] = dhpreact.sum(0, keepdim=True)
-        dhprebn = bngain * bnvar_inv / n * (
-            n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
-        grads[f"W{i}"] = inputs[i - 1].T @ dhprebn
-        grads[f"b{i}"] = dhprebn.sum(0)
-        dh = dhprebn @ p[f"W{i}"].T
-    dC = torch.zeros_like(p["C"])
-    dC.index_add_(0, Xb.view(-1), dh.view(-1, p["C"].shape[1]))
-    grads["C"] = dC
-    return loss, grads
-
-
-@torch.no_grad()
-def manual_step(m: Model, Xb: torch.Tensor, Yb: torch.Tensor) -> torch.Tensor:
-    loss, grads = manual_gradients(m, Xb, Yb)
-    for name, t in m.params.items():
-        t.sub_(grads[name], alpha=LEARNING_RATE)
-    return loss
+def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The lecture's training examples (the first 80% of the shuffled words) and the vocabulary."""
+    words = mm.read_words(path)
+    vocab = mm.vocabulary(words)
+    X, Y = mm.build_dataset(mm.split(words)["train"], vocab, block)
+    return X, Y, vocab
 
 
 def peak_rss_mb() -> float:
@@ -166,13 +73,15 @@ def peak_rss_mb() -> float:
     return rss / 1024 if sys.platform != "darwin" else rss / 2**20
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--embed", type=int, default=10)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--block", type=int, default=3)
-    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--model", choices=mm.MODELS, default="mlp")
+    parser.add_argument("--embed", type=int, help="default 10 (mlp), 24 (wavenet)")
+    parser.add_argument("--hidden", type=int, help="default 64 (mlp), 128 (wavenet)")
+    parser.add_argument("--block", type=int, help="default 3 (mlp), 8 (wavenet: a power of two)")
+    parser.add_argument("--layers", type=int, help="mlp hidden blocks, default 1 (the wavenet has log2(block) levels)")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--momentum", type=float, help="batch-norm momentum, default 0.001 (mlp), 0.1 (wavenet)")
     parser.add_argument("--steps", type=int, default=1000, help="timed steps")
     parser.add_argument("--warmup", type=int, default=100, help="untimed steps before timing")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
@@ -182,30 +91,66 @@ def main() -> int:
                         help=f"names file (default: {DEFAULT_DATA.relative_to(REPO)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
+    if args.model == "wavenet" and args.layers is not None:
+        parser.error("--layers is for the mlp: the wavenet has log2(--block) levels")
+    for name, value in DEFAULTS[args.model].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for name in ("embed", "hidden", "block", "layers", "threads", "steps"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.model == "wavenet" and mm.wavenet_levels(args.block) is None:
+        parser.error(f"--block must be a power of two, at least 2, for the wavenet, got {args.block}")
     if args.batch < 2:
         parser.error("--batch must be at least 2 (batch norm divides by n-1)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
+    if not 0 <= args.momentum <= 1:
+        parser.error("--momentum must be in 0...1")
+    return args
 
+
+def make_step(cfg: mm.Config, p: mm.Tensors, variant: str, momentum: float):
+    """The step function (Xb, Yb) -> loss of a variant, updating `p` in place."""
+    names = mm.trainable_names(cfg)
+    if variant == "manual":
+        return lambda Xb, Yb: mm.manual_step(cfg, p, names, Xb, Yb, LEARNING_RATE, momentum)
+    trainable = [p[name].requires_grad_(True) for name in names]
+    return lambda Xb, Yb: mm.autograd_step(cfg, p, trainable, Xb, Yb, LEARNING_RATE, momentum)
+
+
+def print_text(result: dict, warmup: int) -> None:
+    model = "" if result["model"] == "mlp" else f"model {result['model']}, "
+    shape = f"layers {result['layers']}" if result["model"] == "mlp" else f"levels {result['layers']}"
+    print(f"torch {torch.__version__} eager CPU, variant {result['variant']}: {model}embed {result['embed']}, "
+          f"hidden {result['hidden']}, block {result['block']}, {shape}, batch {result['batch']}, "
+          f"threads {result['threads']}")
+    print(f"steps/s    {result['steps_per_s']:.1f}")
+    print(f"ms/step    {result['ms_per_step']:.4f}")
+    print(f"GFLOP/s    {result['gflops']:.2f} (matmuls)")
+    print(f"peak RSS   {result['peak_rss_mb']:.1f} MB")
+    print(f"final loss {result['final_loss']:.4f} (last minibatch, after {warmup + result['steps']} steps)")
+
+
+def main() -> int:
+    args = parse_args()
     torch.set_num_threads(args.threads)
-    Xtr, Ytr, vocab = training_split(args.data, args.block)
+    try:
+        Xtr, Ytr, vocab = training_split(args.data, args.block)
+    except mm.InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    layers = args.layers if args.model == "mlp" else mm.wavenet_levels(args.block)
+    cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=args.hidden, block=args.block,
+                    layers=layers, momentum=args.momentum)
     g = torch.Generator().manual_seed(args.seed)
-    model = Model(vocab, args.embed, args.hidden, args.block, args.layers, g)
-    if args.variant == "autograd":
-        for t in model.params.values():
-            t.requires_grad_(True)
-        step = autograd_step
-    else:
-        step = manual_step
+    step = make_step(cfg, mm.init_parameters(cfg, g), args.variant, args.momentum)
 
     def train(steps: int) -> torch.Tensor | None:
         loss = None
         for _ in range(steps):
             ix = torch.randint(0, Xtr.shape[0], (args.batch,), generator=g)
-            loss = step(model, Xtr[ix], Ytr[ix])
+            loss = step(Xtr[ix], Ytr[ix])
         return loss
 
     train(args.warmup)
@@ -214,21 +159,18 @@ def main() -> int:
     seconds = time.perf_counter() - start
     assert loss is not None
 
+    steps_per_s = args.steps / seconds
     result = {
         "variant": args.variant, "embed": args.embed, "hidden": args.hidden, "block": args.block,
-        "layers": args.layers, "batch": args.batch, "threads": args.threads, "steps": args.steps,
-        "seconds": seconds, "steps_per_s": args.steps / seconds, "ms_per_step": 1000 * seconds / args.steps,
-        "peak_rss_mb": peak_rss_mb(), "final_loss": float(loss),
+        "layers": layers, "batch": args.batch, "threads": args.threads, "steps": args.steps,
+        "seconds": seconds, "steps_per_s": steps_per_s, "ms_per_step": 1000 * seconds / args.steps,
+        "peak_rss_mb": peak_rss_mb(), "final_loss": float(loss), "model": args.model,
+        "momentum": args.momentum, "gflops": mm.matmul_flops(cfg, args.batch) * steps_per_s / 1e9,
     }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"torch {torch.__version__} eager CPU, variant {args.variant}: embed {args.embed}, hidden {args.hidden}, "
-              f"block {args.block}, layers {args.layers}, batch {args.batch}, threads {args.threads}")
-        print(f"steps/s    {result['steps_per_s']:.1f}")
-        print(f"ms/step    {result['ms_per_step']:.4f}")
-        print(f"peak RSS   {result['peak_rss_mb']:.1f} MB")
-        print(f"final loss {result['final_loss']:.4f} (last minibatch, after {args.warmup + args.steps} steps)")
+        print_text(result, args.warmup)
     return 0
 
 

@@ -1,28 +1,39 @@
 """Check the Swift hand-written backward pass against PyTorch autograd.
 
-`makemore gradcheck --export FILE` writes one training step of the MLP to a safetensors file:
+`makemore gradcheck --export FILE` writes one training step of a model to a safetensors file:
 the parameters and running statistics, the batch `Xb`/`Yb`, the loss, and the hand-written
-gradient of every intermediate and parameter (`grad.<name>`, plus the fused forms
-`grad_fused.logits` and `grad_fused.hprebn{i}`). This script rebuilds the lecture's
-step-by-step forward in PyTorch (float32) from those parameters, runs `loss.backward()` with
-`retain_grad()` on every intermediate, and prints a table like the lecture's `cmp`:
+gradient of every intermediate and parameter (`grad.<name>`). This script rebuilds the forward
+in PyTorch (float32) from those parameters, runs `loss.backward()` with `retain_grad()` on
+every intermediate, and prints a table like the lecture's `cmp`:
 
     name | exact (torch.all(a == b)) | approx (torch.allclose, default tolerances) | maxdiff | shape
 
+The metadata key `model` says which model (`mlp` when absent):
+
+  mlp      the lecture's step-by-step forward (makemore part 4); rows for every intermediate
+           from logprobs back to C, plus the fused forms `grad_fused.logits` and
+           `grad_fused.hprebn{i}`.
+  wavenet  makemore part 5's hierarchical model, loss F.cross_entropy; rows logits, W{L+1},
+           b{L+1}, then for each level h{i}, hpreact{i}, bngain{i}, bnbias{i}, hprebn{i}, W{i};
+           then emb and C.
+
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
-missing, if a shape differs, or if the metadata disagrees with the tensors.
+missing, if a shape differs, if the metadata disagrees with the tensors, or if its `model` is
+not one this script knows. The forward, the names and the shapes are those of
+reference/makemore_reference.py.
 
 Float32 rounding: the file also holds the same step computed by the Swift model in Double from
-the same parameters (`grad64.<name>`, `grad64_fused.<name>`, `loss64`). If a row misses allclose
-in float32, the whole step is rerun in PyTorch float64 from the same parameters (cast up) and
-the Swift Double gradients are compared with float64 autograd at rtol=0, atol=1e-10. A failing
-float32 row is accepted as "float32 rounding" only if its float64 row passes AND the file's
-float32 value is no further from the float64 autograd value than float32 rounding explains: it
-passes allclose against the float64 value, or its distance is at most 10x the largest distance
-of PyTorch's own float32 computations of the row (autograd and this script's hand-written
-backward run in float32, on the file's parameters and on 4 copies perturbed by about one
-float32 rounding). The numbers are printed for every such row; the float32 tolerance itself is
-never changed.
+the same parameters (`grad64.<name>`, for the mlp `grad64_fused.<name>`, and `loss64`). If a
+row misses allclose in float32, the whole step is rerun in PyTorch float64 from the same
+parameters (cast up) and the Swift Double gradients are compared with float64 autograd at
+rtol=0, atol=1e-10. A failing float32 row is accepted as "float32 rounding" only if its float64
+row passes AND the file's float32 value is no further from the float64 autograd value than
+float32 rounding explains: it passes allclose against the float64 value, or its distance is at
+most 10x the largest distance of PyTorch's own float32 computations of the row (autograd and a
+hand-written backward run in float32: the lecture's, step by step and fused, for the mlp; the
+module's fused one for the wavenet; on the file's parameters and on 4 copies perturbed by about
+one float32 rounding). The numbers are printed for every such row; the float32 tolerance itself
+is never changed.
 `--float64` prints the float64 table even when every float32 row passes.
 
 Run:
@@ -38,67 +49,27 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError, safe_open
 
-META_INT_KEYS = ("embed", "hidden", "block", "layers", "batch", "seed")
-META_FLOAT_KEYS = ("eps", "momentum")
+import makemore_reference as mm
+from makemore_reference import Config, InputError
+
 F64_ATOL = 1e-10
 ROUNDING_FACTOR = 10.0  # see judge_rounding
 PERTURBED_COPIES = 4  # see float32_estimates
 
 
-class ParityError(Exception):
-    """A problem with the file itself (unreadable, missing inputs, inconsistent metadata)."""
-
-
-@dataclass
-class Config:
-    embed: int
-    hidden: int
-    block: int
-    layers: int
-    batch: int
-    seed: int
-    eps: float
-    momentum: float
-    vocab: str
-
-
 # ---------------------------------------------------------------------------------------------
-# Names and shapes
+# Rows of the table
 
 
-def parameter_names(layers: int) -> list[str]:
-    """Trainable parameters, the leaves of the autograd graph."""
-    names = ["C"]
-    for i in range(1, layers + 1):
-        names += [f"W{i}", f"b{i}", f"bngain{i}", f"bnbias{i}"]
-    names += [f"W{layers + 1}", f"b{layers + 1}"]
-    return names
-
-
-def running_names(layers: int) -> list[str]:
-    """Running batch-norm statistics (not used by the training-mode forward)."""
-    return [name for i in range(1, layers + 1) for name in (f"bnmean{i}", f"bnvar{i}")]
-
-
-def parameter_shapes(cfg: Config) -> dict[str, list[int]]:
-    vocab, L = len(cfg.vocab), cfg.layers
-    shapes: dict[str, list[int]] = {"C": [vocab, cfg.embed]}
-    for i in range(1, L + 1):
-        fan_in = cfg.block * cfg.embed if i == 1 else cfg.hidden
-        shapes[f"W{i}"] = [fan_in, cfg.hidden]
-        shapes[f"b{i}"] = [cfg.hidden]
-        for name in ("bngain", "bnbias", "bnmean", "bnvar"):
-            shapes[f"{name}{i}"] = [1, cfg.hidden]
-    shapes[f"W{L + 1}"] = [cfg.hidden, vocab]
-    shapes[f"b{L + 1}"] = [vocab]
-    return shapes
-
-
-def gradient_rows(layers: int) -> list[str]:
+def gradient_rows(cfg: Config) -> list[str]:
     """The rows of the cmp table, in the lecture's (backward) order."""
-    L = layers
+    L = cfg.layers
+    if cfg.model == "wavenet":
+        rows = ["logits", f"W{L + 1}", f"b{L + 1}"]
+        for i in range(L, 0, -1):
+            rows += [f"h{i}", f"hpreact{i}", f"bngain{i}", f"bnbias{i}", f"hprebn{i}", f"W{i}"]
+        return rows + ["emb", "C"]
     rows = ["logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits",
             "logit_maxes", "logits", f"h{L}", f"W{L + 1}", f"b{L + 1}"]
     for i in range(L, 0, -1):
@@ -111,86 +82,41 @@ def gradient_rows(layers: int) -> list[str]:
     return rows
 
 
-def fused_rows(layers: int) -> list[str]:
-    return ["logits"] + [f"hprebn{i}" for i in range(layers, 0, -1)]
+def fused_rows(cfg: Config) -> list[str]:
+    """Rows of the fused backward forms (the mlp's only)."""
+    if cfg.model == "wavenet":
+        return []
+    return ["logits"] + [f"hprebn{i}" for i in range(cfg.layers, 0, -1)]
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading and checking the file
 
 
-def read_config(meta: dict[str, str] | None) -> Config:
-    meta = meta or {}
-    missing = [k for k in META_INT_KEYS + META_FLOAT_KEYS + ("vocab",) if k not in meta]
-    if missing:
-        raise ParityError(f"metadata keys missing: {', '.join(missing)}")
-    values: dict[str, object] = {}
-    for key in META_INT_KEYS:
-        try:
-            values[key] = int(meta[key])
-        except ValueError:
-            raise ParityError(f"metadata {key}={meta[key]!r} is not an integer") from None
-    for key in META_FLOAT_KEYS:
-        try:
-            values[key] = float(meta[key])
-        except ValueError:
-            raise ParityError(f"metadata {key}={meta[key]!r} is not a number") from None
-        if not math.isfinite(values[key]):
-            raise ParityError(f"metadata {key}={meta[key]!r} is not finite")
-    cfg = Config(vocab=meta["vocab"], **values)  # type: ignore[arg-type]
-    problems = []
-    for key in ("embed", "hidden", "block", "layers"):
-        if getattr(cfg, key) < 1:
-            problems.append(f"metadata {key}={getattr(cfg, key)} must be at least 1")
-    if cfg.batch < 2:
-        problems.append(f"metadata batch={cfg.batch} must be at least 2 (Bessel's 1/(n-1))")
-    if not cfg.vocab.startswith("."):
-        problems.append(f"metadata vocab {cfg.vocab!r} does not start with '.'")
-    if len(set(cfg.vocab)) != len(cfg.vocab):
-        problems.append(f"metadata vocab {cfg.vocab!r} repeats a character")
-    if list(cfg.vocab[1:]) != sorted(cfg.vocab[1:]):
-        problems.append(f"metadata vocab {cfg.vocab!r} is not sorted after '.'")
-    if problems:
-        raise ParityError("; ".join(problems))
-    return cfg
-
-
 def load(path: str) -> tuple[Config, dict[str, torch.Tensor]]:
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata()
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (OSError, SafetensorError) as error:
-        raise ParityError(f"cannot read {path}: {error}") from None
-    return read_config(meta), tensors
+    meta, tensors = mm.load_safetensors(path)
+    return mm.read_config(meta, require=("momentum", "batch", "seed")), tensors
 
 
 def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
-    """Returns (errors, missing gradient names). Raises ParityError if the step cannot be rebuilt."""
-    L = cfg.layers
-    shapes = parameter_shapes(cfg)
-    shapes["Xb"] = [cfg.batch, cfg.block]
-    shapes["Yb"] = [cfg.batch]
-    shapes["loss"] = [1]
-    required = parameter_names(L) + running_names(L) + ["Xb", "Yb", "loss"]
-    grads = [f"grad.{n}" for n in gradient_rows(L)] + [f"grad_fused.{n}" for n in fused_rows(L)]
-    grads64 = [f"grad64.{n}" for n in gradient_rows(L)] + [f"grad64_fused.{n}" for n in fused_rows(L)] + ["loss64"]
+    """Returns (errors, missing gradient names). Raises InputError if the step cannot be rebuilt."""
+    expected = {name: (shape, torch.float32) for name, shape in mm.parameter_shapes(cfg).items()}
+    expected["Xb"] = ([cfg.batch, cfg.block], torch.int64)
+    expected["Yb"] = ([cfg.batch], torch.int64)
+    expected["loss"] = ([1], torch.float32)
+    required = list(expected)
+    grads = [f"grad.{n}" for n in gradient_rows(cfg)] + [f"grad_fused.{n}" for n in fused_rows(cfg)]
+    grads64 = [f"grad64.{n}" for n in gradient_rows(cfg)] + [f"grad64_fused.{n}" for n in fused_rows(cfg)] + ["loss64"]
 
     missing_inputs = [n for n in required if n not in tensors]
     missing_grads = [n for n in grads if n not in tensors]
     if missing_inputs:
-        raise ParityError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
+        raise InputError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
 
     errors = []
-    if len(cfg.vocab) != tensors["C"].shape[0]:
-        errors.append(f"metadata vocab has {len(cfg.vocab)} characters but C has {tensors['C'].shape[0]} rows")
-    for name in required:
-        t = tensors[name]
-        if list(t.shape) != shapes[name]:
-            errors.append(f"{name} has shape {list(t.shape)}, metadata implies {shapes[name]}")
-        want = torch.int64 if name in ("Xb", "Yb") else torch.float32
-        if t.dtype != want:
-            errors.append(f"{name} is {t.dtype}, expected {want}")
+    if cfg.vocab_size != tensors["C"].shape[0]:
+        errors.append(f"metadata vocab has {cfg.vocab_size} characters but C has {tensors['C'].shape[0]} rows")
+    errors += mm.shape_problems(tensors, expected)
     for name in grads:
         if name in tensors and tensors[name].dtype != torch.float32:
             errors.append(f"{name} is {tensors[name].dtype}, expected torch.float32")
@@ -201,10 +127,10 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
             errors.append(f"{name} is {tensors[name].dtype}, expected torch.float64")
     for name in ("Xb", "Yb"):
         t = tensors[name]
-        if t.numel() and (t.min() < 0 or t.max() >= len(cfg.vocab)):
-            errors.append(f"{name} holds indices outside 0..<{len(cfg.vocab)}")
-    expected = set(required) | set(grads) | set(grads64)
-    extra = sorted(n for n in tensors if n not in expected)
+        if t.numel() and (t.min() < 0 or t.max() >= cfg.vocab_size):
+            errors.append(f"{name} holds indices outside 0..<{cfg.vocab_size}")
+    known = set(required) | set(grads) | set(grads64)
+    extra = sorted(n for n in tensors if n not in known)
     if extra:
         print(f"note: ignoring {len(extra)} tensor(s) not in the format: {', '.join(extra)}")
     return errors, missing_grads
@@ -226,32 +152,9 @@ class Step:
         return t.grad
 
 
-def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> Step:
-    """The lecture's step-by-step forward, then autograd."""
-    L, eps = cfg.layers, cfg.eps
-    Xb, Yb = tensors["Xb"], tensors["Yb"]
-    n = Xb.shape[0]
-    p = {name: tensors[name].to(dtype).clone().requires_grad_(True) for name in parameter_names(L)}
-    t: dict[str, torch.Tensor] = {}
-
-    t["emb"] = p["C"][Xb]
-    t["embcat"] = t["emb"].view(n, -1)
-    x = t["embcat"]
-    for i in range(1, L + 1):
-        hprebn = x @ p[f"W{i}"] + p[f"b{i}"]
-        bnmeani = 1 / n * hprebn.sum(0, keepdim=True)
-        bndiff = hprebn - bnmeani
-        bndiff2 = bndiff**2
-        bnvar = 1 / (n - 1) * bndiff2.sum(0, keepdim=True)
-        bnvar_inv = (bnvar + eps) ** -0.5
-        bnraw = bndiff * bnvar_inv
-        hpreact = p[f"bngain{i}"] * bnraw + p[f"bnbias{i}"]
-        h = torch.tanh(hpreact)
-        t.update({f"hprebn{i}": hprebn, f"bnmeani{i}": bnmeani, f"bndiff{i}": bndiff,
-                  f"bndiff2{i}": bndiff2, f"bnvar{i}": bnvar, f"bnvar_inv{i}": bnvar_inv,
-                  f"bnraw{i}": bnraw, f"hpreact{i}": hpreact, f"h{i}": h})
-        x = h
-    logits = x @ p[f"W{L + 1}"] + p[f"b{L + 1}"]
+def stepwise_cross_entropy(logits: torch.Tensor, Yb: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The lecture's cross-entropy written out step by step; records its intermediates in `t`."""
+    n = logits.shape[0]
     logit_maxes = logits.max(1, keepdim=True).values
     norm_logits = logits - logit_maxes
     counts = norm_logits.exp()
@@ -259,10 +162,19 @@ def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch
     counts_sum_inv = counts_sum**-1
     probs = counts * counts_sum_inv
     logprobs = probs.log()
-    loss = -logprobs[range(n), Yb].mean()
-    t.update({"logits": logits, "logit_maxes": logit_maxes, "norm_logits": norm_logits,
-              "counts": counts, "counts_sum": counts_sum, "counts_sum_inv": counts_sum_inv,
-              "probs": probs, "logprobs": logprobs})
+    t.update({"logit_maxes": logit_maxes, "norm_logits": norm_logits, "counts": counts,
+              "counts_sum": counts_sum, "counts_sum_inv": counts_sum_inv, "probs": probs, "logprobs": logprobs})
+    return -logprobs[range(n), Yb].mean()
+
+
+def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> Step:
+    """The shared training-mode forward, then the loss (the mlp's cross-entropy step by step as
+    in the lecture, the wavenet's F.cross_entropy), then autograd."""
+    Xb, Yb = tensors["Xb"], tensors["Yb"]
+    p = {name: tensors[name].to(dtype).clone().requires_grad_(True) for name in mm.trainable_names(cfg)}
+    t: dict[str, torch.Tensor] = {}
+    logits = mm.forward(cfg, p, Xb, training=True, record=t)
+    loss = F.cross_entropy(logits, Yb) if cfg.model == "wavenet" else stepwise_cross_entropy(logits, Yb, t)
 
     assert not set(t) & set(p)
     for v in t.values():
@@ -272,10 +184,13 @@ def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch
 
 
 def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor) -> tuple[dict, dict]:
-    """The lecture's hand-written backward (step by step, and the fused forms), in torch ops."""
+    """A hand-written backward in torch ops: for the mlp the lecture's (step by step, and the
+    fused forms), for the wavenet the module's fused one (no fused rows)."""
     L, eps = cfg.layers, cfg.eps
     p = {k: v.detach() for k, v in step.params.items()}
     t = {k: v.detach() for k, v in step.inter.items()}
+    if cfg.model == "wavenet":
+        return mm.backward(cfg, p, t, Xb, Yb), {}
     n = Xb.shape[0]
     d: dict[str, torch.Tensor] = {}
     fused: dict[str, torch.Tensor] = {}
@@ -293,9 +208,7 @@ def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor)
     onehot_max = F.one_hot(t["logits"].max(1).indices, num_classes=t["logits"].shape[1])
     d["logits"] = d["norm_logits"] + onehot_max * d["logit_maxes"]
 
-    dlogits = F.softmax(t["logits"], 1)
-    dlogits[range(n), Yb] -= 1
-    fused["logits"] = dlogits / n
+    fused["logits"] = mm.cross_entropy_backward(t["logits"], Yb)
 
     x_out = t[f"h{L}"]
     d[f"W{L + 1}"] = x_out.T @ d["logits"]
@@ -317,8 +230,7 @@ def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor)
         d[f"bndiff{i}"] = bnvar_inv * dbnraw + 2 * bndiff * d[f"bndiff2{i}"]
         d[f"bnmeani{i}"] = (-d[f"bndiff{i}"]).sum(0, keepdim=True)
         d[f"hprebn{i}"] = d[f"bndiff{i}"] + 1.0 / n * torch.ones_like(t[f"hprebn{i}"]) * d[f"bnmeani{i}"]
-        fused[f"hprebn{i}"] = bngain * bnvar_inv / n * (
-            n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))
+        fused[f"hprebn{i}"] = mm.batch_norm_backward(dhpreact, bnraw, bngain, bnvar_inv)
         x_in = t[f"h{i - 1}"] if i > 1 else t["embcat"]
         d[f"W{i}"] = x_in.T @ d[f"hprebn{i}"]
         d[f"b{i}"] = d[f"hprebn{i}"].sum(0)
@@ -387,10 +299,10 @@ def print_table(title: str, rows: list[Row], with_exact: bool = True) -> None:
 
 def compare_step(cfg: Config, tensors: dict[str, torch.Tensor], step: Step) -> list[Row]:
     """Rows comparing the file's gradients (and loss) with autograd."""
-    rows = [Row(name, tensors.get(f"grad.{name}"), step.grad(name)) for name in gradient_rows(cfg.layers)]
+    rows = [Row(name, tensors.get(f"grad.{name}"), step.grad(name)) for name in gradient_rows(cfg)]
     rows.append(Row("loss", tensors["loss"], step.loss.detach().reshape(1)))
     rows += [Row(f"fused.{name}", tensors.get(f"grad_fused.{name}"), step.grad(name))
-             for name in fused_rows(cfg.layers)]
+             for name in fused_rows(cfg)]
     return rows
 
 
@@ -399,9 +311,9 @@ def compare_float64(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[Step
     at rtol=0, atol=1e-10."""
     step = forward_backward(cfg, tensors, torch.float64)
     rows = {name: Row(name, tensors.get(f"grad64.{name}"), step.grad(name), rtol=0, atol=F64_ATOL)
-            for name in gradient_rows(cfg.layers)}
+            for name in gradient_rows(cfg)}
     rows["loss"] = Row("loss", tensors.get("loss64"), step.loss.detach().reshape(1), rtol=0, atol=F64_ATOL)
-    for name in fused_rows(cfg.layers):
+    for name in fused_rows(cfg):
         rows[f"fused.{name}"] = Row(f"fused.{name}", tensors.get(f"grad64_fused.{name}"), step.grad(name),
                                     rtol=0, atol=F64_ATOL)
     return step, rows
@@ -417,16 +329,18 @@ def float32_estimates(cfg: Config, tensors: dict[str, torch.Tensor]) -> dict[str
     for copy in range(PERTURBED_COPIES + 1):
         t = dict(tensors)
         if copy:
-            for name in parameter_names(cfg.layers):
+            for name in mm.trainable_names(cfg):
                 x = tensors[name]
                 t[name] = x * (1 + 2.0**-24 * torch.randn(x.shape, generator=generator))
         step = forward_backward(cfg, t, torch.float32)
         d, fused = manual_backward(cfg, step, t["Xb"], t["Yb"])
-        for name in gradient_rows(cfg.layers):
+        for name in gradient_rows(cfg):
             out.setdefault(name, []).extend([step.grad(name), d[name]])
-        ce = F.cross_entropy(step.inter["logits"].detach(), t["Yb"]).reshape(1)
+        logits, Yb = step.inter["logits"].detach(), t["Yb"]  # the loss by the other formula
+        ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model == "wavenet" else F.cross_entropy(logits, Yb)
+        ce = ce.reshape(1)
         out.setdefault("loss", []).extend([step.loss.detach().reshape(1), ce])
-        for name in fused_rows(cfg.layers):
+        for name in fused_rows(cfg):
             out.setdefault(f"fused.{name}", []).extend([step.grad(name), fused[name]])
     return out
 
@@ -475,7 +389,9 @@ def judge_rounding(cfg: Config, tensors: dict[str, torch.Tensor], rows32: list[R
 
 def run(path: str, force_float64: bool) -> int:
     cfg, tensors = load(path)
-    print(f"{path}: embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, layers {cfg.layers}, "
+    shape = f"layers {cfg.layers}" if cfg.model == "mlp" else f"levels {cfg.layers}"
+    model = "" if cfg.model == "mlp" else f"model {cfg.model}, "
+    print(f"{path}: {model}embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, {shape}, "
           f"batch {cfg.batch}, vocab {len(cfg.vocab)}, eps {cfg.eps:g}, seed {cfg.seed}")
     errors, missing = check_inputs(cfg, tensors)
     if errors:
@@ -529,7 +445,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         return run(args.file, args.float64)
-    except ParityError as error:
+    except InputError as error:
         print(f"error: {error}")
         print(f"parity FAIL: {args.file} cannot be checked")
         return 1
