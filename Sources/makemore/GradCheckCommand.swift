@@ -24,9 +24,12 @@ struct GradCheckCommand: ParsableCommand {
         "Also write the parameters, batch and every hand-written gradient (float32) to this safetensors file, for reference/torch_parity.py.",
         valueName: "file"))
     var export: String?
+    @Flag(help: "With --export: write the file and skip the finite differences (slow for the larger models at their full size).")
+    var exportOnly = false
 
     func validate() throws {
         if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        if exportOnly && export == nil { throw ValidationError("--export-only needs --export FILE") }
     }
 
     func run() throws {
@@ -54,6 +57,7 @@ struct GradCheckCommand: ParsableCommand {
                 type, config: config, parameters: parameters, batch: batch, vocabulary: splits.vocabulary, seed: seed
             ).write(to: URL(fileURLWithPath: export))
             print("wrote \(export): parameters, batch, \(pass.gradientOrder.count) float32 gradients and the model's own")
+            if exportOnly { return }
         }
         let check = GradientCheck()
         let start = Date()
