@@ -2,23 +2,27 @@
 /// thread or two: `WaveNet.forward`, `backward` and `update` with the work of each layer cut
 /// between the parts, so that no two parts write the same memory in a phase.
 ///
-/// Each part (thread) takes a slice of the hidden features of every level (two slices, cut at a
-/// multiple of 32 features, unless the level is narrow) or a range of rows. The phases, with a
+/// Each part (thread) takes a slice `f` of the hidden features of every level (two slices, cut at
+/// a multiple of 32 features, unless the level is narrow) or a range of rows. The phases, with a
 /// wait for all parts after each:
 ///
-///     forward, level i     per feature slice f: hprebn[:, f] = x @ W[:, f]; batch-norm and tanh
-///                          of the features f (each feature is normalised on its own)
+///     forward, level i     per slice f: hprebn[:, f] = x @ W[:, f]; batch-norm and tanh of the
+///                          features f (each feature is normalised on its own)
 ///     output               per rows r: logits[r] = h[r] @ W_out + b_out; softmax, loss, dlogits
-///     output backward      per feature slice f: dW_out[f, :] = h[:, f]ᵀ @ dlogits;
-///                          dh[:, f] = dlogits @ W_out[f, :]ᵀ; part 0: db_out
-///     backward, level i    per feature slice f: tanh and batch-norm backward, dW[:, f] = xᵀ @ dhprebn[:, f]
-///     input gradient, i    per rows r of x: dx[r] = dhprebn[r] @ Wᵀ (the level below's dh, or demb)
-///     (calling thread)     the scatter of demb into dC
-///     update               per share of the parameter table: SGD
+///     output backward      per slice f: dW_out[f, :] = h[:, f]ᵀ @ dlogits and dh[:, f] =
+///                          dlogits @ W_out[f, :]ᵀ, then W_out[f, :] updated; part 0: b_out
+///     backward, level i    per slice f: below the top, dh[:, f] of both time steps of each pair
+///                          = dhprebn_above @ W_above[{f, hidden+f}, :]ᵀ (FlattenConsecutive's
+///                          columns f and hidden+f), then those rows of W_above updated; tanh
+///                          and batch-norm backward of f, gain[f] and bias[f] updated;
+///                          dW[:, f] = xᵀ @ dhprebn[:, f]
+///     embedding gradient   per rows r: demb[r] = dhprebn_1[r] @ W_1ᵀ
+///     (calling thread)     the scatter of demb into dC; C and W_1 updated
 ///
-/// Every number is computed by the same kernel, in the same order, as on the plain path (a
-/// column of a product or a row of it does not depend on the others), so the step equals
-/// `forward`, `backward`, `update` bit for bit, on one thread or two (tested).
+/// Each parameter is updated by the part that last reads it, right after that read. Every number
+/// is computed by the same kernel, in the same order, as on the plain path (a column of a product
+/// or a row of it does not depend on the others), so the step equals `forward`, `backward`,
+/// `update` bit for bit, on one thread or two (tested).
 final class WaveNetFastStep<T: Scalar>: TeamWork {
     let batch: Int
     let parts: Int
@@ -56,7 +60,7 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
     }
 
     private enum Phase: Int {
-        case forward, output, outputBackward, backward, inputGradient, update
+        case forward, output, outputBackward, backward, embeddingGradient
     }
 
     /// What the parts of the running step read: set by `run` before each phase.
@@ -84,11 +88,15 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
         for level in model.levels.indices.reversed() {
             self.level = level
             team.run(parts: parts, self, task: Phase.backward.rawValue)
-            team.run(parts: parts, self, task: Phase.inputGradient.rawValue)
         }
+        team.run(parts: parts, self, task: Phase.embeddingGradient.rawValue)
         model.embedding.dTable.fill(0)
         model.embedding.backward(contexts: contexts, blockSize: config.blockSize, dOut: a.dEmbByExample)
-        if self.learningRate != nil { team.run(parts: parts, self, task: Phase.update.rawValue) }
+        if let learningRate = self.learningRate {
+            let first = model.levels[0].linear
+            SGD.step(model.embedding.table, model.embedding.dTable, learningRate: learningRate)
+            SGD.step(first.weight, first.dWeight, learningRate: learningRate)
+        }
         return total / T(batch)
     }
 
@@ -109,31 +117,41 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
             CrossEntropy.forward(logits: a.logits, targets: targets!, probs: a.probs, rows: rows, losses: a.rowLosses.pointer)
             CrossEntropy.backward(probs: a.probs, targets: targets!, dLogits: a.dLogits, rows: rows)
         case .outputBackward:
-            let last = a.levels.last!, output = model.output
-            output.weightGradient(x: last.h, columns: f, inputs: f, dOut: a.dLogits, outputs: 0..<output.outputCount)
+            let last = a.levels.last!, output = model.output, v = output.outputCount
+            output.weightGradient(x: last.h, columns: f, inputs: f, dOut: a.dLogits, outputs: 0..<v)
             output.inputGradient(dOut: a.dLogits, into: last.dH, columns: f)
-            if part == 0 { output.biasGradient(dOut: a.dLogits, outputs: 0..<output.outputCount) }
+            if part == 0 { output.biasGradient(dOut: a.dLogits, outputs: 0..<v) }
+            if let learningRate {
+                SGD.step(output.weight, output.dWeight, learningRate: learningRate, elements: f.lowerBound * v..<f.upperBound * v)
+                if part == 0 { SGD.step(output.bias!, output.dBias!, learningRate: learningRate) }
+            }
         case .backward:
-            let layer = model.levels[level], h = a.levels[level]
+            let layer = model.levels[level], h = a.levels[level], hidden = model.config.hiddenSize
+            if level + 1 < model.levels.count {  // dh[:, f] from the level above, whose rows {f, hidden + f} this part owns
+                let above = model.levels[level + 1].linear, aboveActivations = a.levels[level + 1]
+                for rows in [f, hidden + f.lowerBound..<hidden + f.upperBound] {
+                    above.inputGradient(dOut: aboveActivations.dHprebn, into: aboveActivations.dX, columns: rows)
+                    if let learningRate {
+                        SGD.step(above.weight, above.dWeight, learningRate: learningRate,
+                                 elements: rows.lowerBound * hidden..<rows.upperBound * hidden)
+                    }
+                }
+            }
             Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact, columns: f)
             layer.batchNorm.backward(
                 dOut: h.dHpreact, xhat: h.xhat, inverseStd: h.inverseStd, dX: h.dHprebn, scratch: h.scratch, features: f)
+            if let learningRate {
+                let batchNorm = layer.batchNorm
+                SGD.step(batchNorm.gain, batchNorm.dGain, learningRate: learningRate, elements: f)
+                SGD.step(batchNorm.bias, batchNorm.dBias, learningRate: learningRate, elements: f)
+            }
             layer.linear.weightGradient(x: h.x, dOut: h.dHprebn, columns: f)
-        case .inputGradient:
-            let linear = model.levels[level].linear, dOut = dHprebnRows[part][level]
+        case .embeddingGradient:
+            let linear = model.levels[0].linear, dOut = dHprebnRows[part][0]
             guard dOut.rows > 0 else { return }
             linear.inputGradient(
-                dOut: dOut, outputs: 0..<linear.outputCount, into: dXRows[part][level], inputs: 0..<linear.inputCount,
+                dOut: dOut, outputs: 0..<linear.outputCount, into: dXRows[part][0], inputs: 0..<linear.inputCount,
                 accumulate: false)
-        case .update:
-            guard let learningRate else { return }
-            // The trainable elements in `parts` ranges of whole cache lines.
-            let table = model.parameters
-            let share = MLP<T>.part(part, of: parts, table.trainableCount / ParameterTable<T>.alignment + 1)
-            let elements = Swift.min(table.trainableCount, share.lowerBound * ParameterTable<T>.alignment)
-                ..< Swift.min(table.trainableCount, share.upperBound * ParameterTable<T>.alignment)
-            let values = table.values.base, gradients = table.gradients.base
-            for i in elements { values[i] -= learningRate * gradients[i] }
         }
     }
 }
