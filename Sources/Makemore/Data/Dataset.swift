@@ -30,6 +30,50 @@ public struct Dataset: Sendable {
     }
 }
 
+extension Dataset {
+    /// Calls `body` with each run of up to `chunk` consecutive examples: pointers to their
+    /// contexts `(n, blockSize)` and targets `[n]`, and `n`.
+    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) {
+        contexts.withUnsafeBufferPointer { contexts in
+            targets.withUnsafeBufferPointer { targets in
+                var start = 0
+                while start < count {
+                    let n = Swift.min(chunk, count - start)
+                    body(contexts.baseAddress! + start * blockSize, targets.baseAddress! + start, n)
+                    start += n
+                }
+            }
+        }
+    }
+
+    /// The mean over every example of the losses that `losses` returns for each chunk of up to
+    /// `chunk` examples (`[n]`, one per example): each chunk's mean in `T`, weighted by its size
+    /// in Double. NaN for an empty data set.
+    public func meanLoss<T: Scalar>(
+        chunk: Int, _ losses: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Tensor<T>
+    ) -> Double {
+        guard count > 0 else { return .nan }
+        var total = 0.0
+        forEachChunk(of: chunk) { contexts, targets, n in
+            let rowLosses = losses(contexts, targets, n)
+            var chunkTotal: T = 0
+            for i in 0..<n { chunkTotal += rowLosses[i] }
+            total += Double(chunkTotal / T(n)) * Double(n)
+        }
+        return total / Double(count)
+    }
+
+    /// The context window after `word` (character indices, no start token): its last
+    /// `context.count` characters, `.`-padded at the start, as `Dataset` builds its examples.
+    public static func window(after word: [Int32], into context: inout [Int32]) {
+        let b = context.count
+        for j in 0..<b {
+            let i = word.count - b + j
+            context[j] = i >= 0 ? word[i] : 0
+        }
+    }
+}
+
 /// The lecture's three splits: the words shuffled as Python's `random.seed(42);
 /// random.shuffle(words)` does, then cut at `int(0.8 n)` and `int(0.9 n)`.
 public struct Splits: Sendable {

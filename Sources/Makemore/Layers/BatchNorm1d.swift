@@ -145,4 +145,38 @@ public struct BatchNorm1d<T: Scalar> {
             for j in 0..<w { dRow[j] = scale[j] * d[j] - sumDOut[j] - sumDXhat[j] * normalized[j] }
         }
     }
+
+    /// The lecture's calibration: running statistics replaced by the statistics of a whole data
+    /// set, passed through in chunks. `add` accumulates Σx and Σx² of each feature in Double;
+    /// `store` writes the mean and the variance with Bessel's correction.
+    public struct Calibration {
+        private var sum: [Double], sumOfSquares: [Double], count = 0.0
+
+        public init(features: Int) {
+            sum = [Double](repeating: 0, count: features)
+            sumOfSquares = sum
+        }
+
+        /// Adds the rows of `x (n, features)`.
+        public mutating func add(_ x: Tensor<T>) {
+            let f = sum.count
+            for i in 0..<x.rows {
+                for j in 0..<f {
+                    let value = Double(x[i, j])
+                    sum[j] += value
+                    sumOfSquares[j] += value * value
+                }
+            }
+            count += Double(x.rows)
+        }
+
+        /// Sets the running statistics of `batchNorm` to the mean and (unbiased) variance of all rows added.
+        public func store(into batchNorm: BatchNorm1d) {
+            for j in 0..<sum.count {
+                let mean = sum[j] / count
+                batchNorm.runningMean[j] = T(mean)
+                batchNorm.runningVariance[j] = T(Swift.max(0, (sumOfSquares[j] - count * mean * mean) / (count - 1)))
+            }
+        }
+    }
 }

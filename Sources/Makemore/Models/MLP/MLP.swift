@@ -190,69 +190,32 @@ public final class MLP<T: Scalar> {
 
     /// The logits of the character after `word`: its last `blockSize` characters, `.`-padded.
     public func logits(after word: [Int32]) -> Tensor<T> {
-        let b = config.blockSize
-        for j in 0..<b {
-            let i = word.count - b + j
-            sampleContext[j] = i >= 0 ? word[i] : 0
-        }
+        Dataset.window(after: word, into: &sampleContext)
         return sampleContext.withUnsafeBufferPointer { logits(contexts: $0.baseAddress!, count: 1) }
     }
 
     /// The mean cross-entropy over a whole data set, batch-norm in evaluation mode, in chunks.
     public func loss(on dataset: Dataset, chunk: Int = MLP.evaluationRows) -> Double {
         precondition(dataset.blockSize == config.blockSize)
-        guard dataset.count > 0 else { return .nan }
-        var total = 0.0
-        dataset.contexts.withUnsafeBufferPointer { contexts in
-            dataset.targets.withUnsafeBufferPointer { targets in
-                var start = 0
-                while start < dataset.count {
-                    let n = Swift.min(chunk, dataset.count - start)
-                    let w = evaluationWorkspace(rows: n)
-                    evaluationForward(
-                        contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, through: hidden.count,
-                        targets: targets.baseAddress! + start)
-                    var chunkTotal: T = 0
-                    for i in 0..<n { chunkTotal += w.rowLosses[i] }
-                    total += Double(chunkTotal / T(n)) * Double(n)
-                    start += n
-                }
-            }
+        return dataset.meanLoss(chunk: chunk) { contexts, targets, n in
+            let w = evaluationWorkspace(rows: n)
+            evaluationForward(contexts: contexts, workspace: w, through: hidden.count, targets: targets)
+            return w.rowLosses
         }
-        return total / Double(dataset.count)
     }
 
     /// Sets every layer's running statistics to the batch-norm statistics of the whole data set
-    /// (mean, and variance with Bessel's correction), as the lecture's calibration after training.
+    /// (mean, and variance with Bessel's correction), as the lecture's calibration after training;
+    /// the layers below are calibrated first.
     public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = MLP.evaluationRows) {
-        // Pass the data through layer by layer, accumulating Σx and Σx² of each layer's input in Double.
-        let h = config.hiddenSize
         for (index, layer) in hidden.enumerated() {
-            var sum = [Double](repeating: 0, count: h), sumOfSquares = sum
-            dataset.contexts.withUnsafeBufferPointer { contexts in
-                var start = 0
-                while start < dataset.count {
-                    let n = Swift.min(chunk, dataset.count - start)
-                    let w = evaluationWorkspace(rows: n)
-                    // The layers before this one are calibrated already.
-                    evaluationForward(contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, through: index)
-                    let pre = w.hidden[index].hprebn
-                    for i in 0..<n {
-                        for j in 0..<h {
-                            let value = Double(pre[i, j])
-                            sum[j] += value
-                            sumOfSquares[j] += value * value
-                        }
-                    }
-                    start += n
-                }
+            var calibration = BatchNorm1d<T>.Calibration(features: config.hiddenSize)
+            dataset.forEachChunk(of: chunk) { contexts, _, n in
+                let w = evaluationWorkspace(rows: n)
+                evaluationForward(contexts: contexts, workspace: w, through: index)
+                calibration.add(w.hidden[index].hprebn)
             }
-            let count = Double(dataset.count)
-            for j in 0..<h {
-                let mean = sum[j] / count
-                layer.batchNorm.runningMean[j] = T(mean)
-                layer.batchNorm.runningVariance[j] = T(Swift.max(0, (sumOfSquares[j] - count * mean * mean) / (count - 1)))
-            }
+            calibration.store(into: layer.batchNorm)
         }
     }
 

@@ -176,66 +176,31 @@ public final class WaveNet<T: Scalar> {
     /// The mean cross-entropy over a whole data set, in evaluation mode, in chunks.
     public func loss(on dataset: Dataset, chunk: Int = WaveNet.evaluationRows) -> Double {
         precondition(dataset.blockSize == config.blockSize)
-        guard dataset.count > 0 else { return .nan }
-        var total = 0.0
-        dataset.contexts.withUnsafeBufferPointer { contexts in
-            dataset.targets.withUnsafeBufferPointer { targets in
-                var start = 0
-                while start < dataset.count {
-                    let n = Swift.min(chunk, dataset.count - start)
-                    let w = evaluationWorkspace(batch: n, chunk: chunk)
-                    evaluationForward(
-                        contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, targets: targets.baseAddress! + start)
-                    var chunkTotal: T = 0
-                    for i in 0..<n { chunkTotal += w.rowLosses[i] }
-                    total += Double(chunkTotal / T(n)) * Double(n)
-                    start += n
-                }
-            }
+        return dataset.meanLoss(chunk: chunk) { contexts, targets, n in
+            let w = evaluationWorkspace(batch: n, chunk: chunk)
+            evaluationForward(contexts: contexts, workspace: w, targets: targets)
+            return w.rowLosses
         }
-        return total / Double(dataset.count)
     }
 
     /// Sets every level's running statistics to the batch-norm statistics of the whole data set
-    /// (mean, and variance with Bessel's correction over all its rows: examples × time steps), as
-    /// the lecture's calibration of the MLP; the levels below are calibrated first.
+    /// (over all its rows: examples × time steps), as the lecture's calibration of the MLP; the
+    /// levels below are calibrated first.
     public func calibrateBatchNorm(on dataset: Dataset, chunk: Int = WaveNet.evaluationRows) {
-        let h = config.hiddenSize
         for (index, level) in levels.enumerated() {
-            var sum = [Double](repeating: 0, count: h), sumOfSquares = sum, count = 0.0
-            dataset.contexts.withUnsafeBufferPointer { contexts in
-                var start = 0
-                while start < dataset.count {
-                    let n = Swift.min(chunk, dataset.count - start)
-                    let w = evaluationWorkspace(batch: n, chunk: chunk)
-                    evaluationForward(contexts: contexts.baseAddress! + start * config.blockSize, workspace: w, targets: nil, through: index)
-                    let pre = w.levels[index].hprebn
-                    for i in 0..<pre.rows {
-                        for j in 0..<h {
-                            let value = Double(pre[i, j])
-                            sum[j] += value
-                            sumOfSquares[j] += value * value
-                        }
-                    }
-                    count += Double(pre.rows)
-                    start += n
-                }
+            var calibration = BatchNorm1d<T>.Calibration(features: config.hiddenSize)
+            dataset.forEachChunk(of: chunk) { contexts, _, n in
+                let w = evaluationWorkspace(batch: n, chunk: chunk)
+                evaluationForward(contexts: contexts, workspace: w, targets: nil, through: index)
+                calibration.add(w.levels[index].hprebn)
             }
-            for j in 0..<h {
-                let mean = sum[j] / count
-                level.batchNorm.runningMean[j] = T(mean)
-                level.batchNorm.runningVariance[j] = T(Swift.max(0, (sumOfSquares[j] - count * mean * mean) / (count - 1)))
-            }
+            calibration.store(into: level.batchNorm)
         }
     }
 
     /// The logits of the character after `word`: its last `blockSize` characters, `.`-padded.
     public func logits(after word: [Int32]) -> Tensor<T> {
-        let b = config.blockSize
-        for j in 0..<b {
-            let i = word.count - b + j
-            sampleContext[j] = i >= 0 ? word[i] : 0
-        }
+        Dataset.window(after: word, into: &sampleContext)
         let w = sampleWorkspace ?? WaveNetActivations<T>(config: config, batch: 1, training: false)
         sampleWorkspace = w
         sampleContext.withUnsafeBufferPointer { evaluationForward(contexts: $0.baseAddress!, workspace: w, targets: nil) }
