@@ -14,13 +14,13 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Model") var model: ModelOptions
-    @Option(help: "Examples per step.")
+    @Option(parsing: .unconditional, help: "Examples per step.")
     var batch = 32
-    @Option(help: "Timed steps.")
+    @Option(parsing: .unconditional, help: "Timed steps.")
     var steps = 20_000
-    @Option(help: "Untimed steps before timing.")
+    @Option(parsing: .unconditional, help: "Untimed steps before timing.")
     var warmup = 1_000
-    @Option(help: "Threads that share each step (at most 2 are used).")
+    @Option(parsing: .unconditional, help: "Threads that share each step (at most 2 are used).")
     var threads = 1
     @Flag(help: "Print one JSON object on one line.")
     var json = false

@@ -18,6 +18,9 @@ struct EvalCommand: ParsableCommand {
         let words = try data.load(fallback: checkpoint.dataPath)
         let splits = try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary)
         let losses = SplitLosses(model: checkpoint.model, splits: splits)
+        for (name, loss) in [("train", losses.train), ("val", losses.dev), ("test", losses.test)] where !loss.isFinite {
+            throw MakemoreError("the \(name) loss is \(loss): the model gives a non-finite probability on that split")
+        }
         if json {
             print("{\"train\": \(losses.train), \"val\": \(losses.dev), \"test\": \(losses.test)}")
             return

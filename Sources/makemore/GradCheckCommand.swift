@@ -16,9 +16,9 @@ struct GradCheckCommand: ParsableCommand {
 
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Model") var model: ModelOptions
-    @Option(help: "Examples in the batch (at least 2, for batch-norm's variance).")
+    @Option(parsing: .unconditional, help: "Examples in the batch (at least 2, for batch-norm's variance).")
     var batch = 32
-    @Option(help: "Seed of the initial values and of the batch.")
+    @Option(parsing: .unconditional, help: "Seed of the initial values and of the batch.")
     var seed: UInt64 = 2_147_483_647
     @Option(help: ArgumentHelp(
         "Also write the parameters, batch and every hand-written gradient (float32) to this safetensors file, for reference/torch_parity.py.",

@@ -5,7 +5,8 @@ import Makemore
 struct MakemoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "makemore",
-        abstract: "Train, check and sample a character-level MLP whose every gradient is written by hand.",
+        abstract: "Train, check and sample character-level language models whose every gradient is written by hand.",
+        version: "0.2.0",
         subcommands: [TrainCommand.self, SampleCommand.self, EvalCommand.self, GradCheckCommand.self, BenchCommand.self]
     )
 }

@@ -26,13 +26,13 @@ struct ModelOptions: ParsableArguments {
         "The model: \(Models.names.joined(separator: ", ")) (default \(MLP<Float>.name); on --resume, the checkpoint's).",
         valueName: "name"))
     var model: String?
-    @Option(help: "Width of a character's embedding (default: mlp 10, wavenet 24).")
+    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24).")
     var embed: Int?
-    @Option(help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128).")
+    @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128).")
     var hidden: Int?
-    @Option(help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two).")
+    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two).")
     var block: Int?
-    @Option(help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp only; default 1).")
+    @Option(parsing: .unconditional, help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp only; default 1).")
     var layers: Int?
 
     /// The model named by `--model`.

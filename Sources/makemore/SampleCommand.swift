@@ -10,13 +10,13 @@ struct SampleCommand: ParsableCommand {
 
     @OptionGroup(title: "Model") var source: CheckpointOptions
     @OptionGroup(title: "Data (to mark the samples)") var data: DataOptions
-    @Option(help: "Number of names.")
+    @Option(parsing: .unconditional, help: "Number of names.")
     var count = 20
-    @Option(help: "Seed of the draws.")
+    @Option(parsing: .unconditional, help: "Seed of the draws.")
     var seed: UInt64 = 42
-    @Option(help: "Divide the logits by this: below 1 is more conservative, above 1 more adventurous.")
+    @Option(parsing: .unconditional, help: "Divide the logits by this: below 1 is more conservative, above 1 more adventurous.")
     var temperature = 1.0
-    @Option(help: "Draw only from the k most likely characters.")
+    @Option(parsing: .unconditional, help: "Draw only from the k most likely characters.")
     var topK: Int?
     @Option(help: "Start every name with this text.")
     var prefix = ""

@@ -50,7 +50,9 @@ struct TrainCommand: ParsableCommand {
                 resuming: checkpoint, options: optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
                 log: try RunDirectory(path: output.out).readLog())
         } else {
-            if hasModel && !output.overwrite {
+            // A run that never got past step 0 (a start that failed) holds nothing to lose.
+            let startedRun = hasModel && (try? Checkpoint(contentsOf: modelURL))?.step != 0
+            if startedRun && !output.overwrite {
                 throw MakemoreError(
                     "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
@@ -62,6 +64,9 @@ struct TrainCommand: ParsableCommand {
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
+        let lock = try directory.lock()
+        defer { lock.release() }
+        directory.removeStaleTemporaryFiles()
         let threads = output.threads.apply(to: trainer)
         let options = trainer.options
         let config = trainer.model.config
@@ -106,7 +111,7 @@ struct TrainCommand: ParsableCommand {
         if outcome == .stopped {
             try directory.save(trainer.checkpoint(), log: trainer.log)
             print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(output.out)")
-            throw ExitCode(130)
+            throw ExitCode(128 + (Interrupt.receivedSignal ?? SIGINT))
         }
 
         if let finishing = trainer.model.finishingStep { print(finishing) }
@@ -133,7 +138,7 @@ struct RunOptions: ParsableArguments {
     var resume = false
     @Flag(help: "Replace a run already in --out instead of refusing.")
     var overwrite = false
-    @Option(help: """
+    @Option(parsing: .unconditional, help: """
         Threads that share each step: a number (2 at most are used), or auto: 1 or 2, whichever \
         runs faster, measured as training goes. The results are the same, bit for bit.
         """)
@@ -187,24 +192,24 @@ enum Threads: ExpressibleByArgument, CustomStringConvertible {
 
 /// SGD and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
 struct OptimizationOptions: ParsableArguments {
-    @Option(help: "Number of SGD steps (default 200000).")
+    @Option(parsing: .unconditional, help: "Number of SGD steps (default 200000).")
     var steps: Int?
-    @Option(help: "Examples per step, at least 2 (default 32).")
+    @Option(parsing: .unconditional, help: "Examples per step, at least 2 (default 32).")
     var batch: Int?
-    @Option(help: "Learning rate (default 0.1).")
+    @Option(parsing: .unconditional, help: "Learning rate (default 0.1).")
     var lr: Double?
-    @Option(help: "Step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
+    @Option(parsing: .unconditional, help: "Step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
     var lrDecayStep: Int?
-    @Option(help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
+    @Option(parsing: .unconditional, help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
     var evalEvery: Int?
-    @Option(help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
+    @Option(parsing: .unconditional, help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
     var momentum: Double?
     @Flag(inversion: .prefixedNo, help: """
         After training, replace batch-norm's running statistics by those of the whole training split \
         (default: mlp yes, the lecture's calibration; wavenet no, the lecture evaluates with the running ones).
         """)
     var calibrate: Bool?
-    @Option(help: "Seed of the initial values and the batches (default 2147483647).")
+    @Option(parsing: .unconditional, help: "Seed of the initial values and the batches (default 2147483647).")
     var seed: UInt64?
 
     /// The library's checks of the training options (one set of messages), run before anything
@@ -233,17 +238,22 @@ struct OptimizationOptions: ParsableArguments {
     }
 }
 
-/// Ctrl-C: the first asks training to stop after the current step and save; a second one,
-/// while saving, ends the process at once (the previous checkpoint is still whole).
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, `timeout` and schedulers send): the first asks
+/// training to stop after the current step and save; a second one, while saving, ends the
+/// process at once (the previous checkpoint is still whole).
 enum Interrupt {
-    private static let flag = Atomic<Bool>(false)
+    private static let flag = Atomic<Int32>(0)
 
-    static var requested: Bool { flag.load(ordering: .relaxed) }
+    static var requested: Bool { flag.load(ordering: .relaxed) != 0 }
+    /// The signal that asked, for the exit status (128 + its number), or nil.
+    static var receivedSignal: Int32? { requested ? flag.load(ordering: .relaxed) : nil }
 
     static func install() {
-        signal(SIGINT) { _ in
-            Interrupt.flag.store(true, ordering: .relaxed)
-            signal(SIGINT, SIG_DFL)
+        for number in [SIGINT, SIGTERM] {
+            signal(number) { received in
+                Interrupt.flag.store(received, ordering: .relaxed)
+                signal(received, SIG_DFL)
+            }
         }
     }
 }

@@ -86,3 +86,43 @@ import Testing
         }
     }
 }
+
+/// Input that used to crash or mislead (see the hardening issue): each gets a one-line error.
+@Suite struct HardeningTests {
+    @Test(arguments: [1, 2, 5, 9])
+    func aListTooSmallToSplitIsAnError(count: Int) throws {
+        let words = try WordList(words: (0..<count).map { "w\(String(repeating: "a", count: $0 + 1))" }, source: "tiny.txt")
+        var failed = false
+        do { _ = try Splits(words: words, blockSize: 3) } catch let error as MakemoreError {
+            failed = true
+            #expect(error.message.contains("tiny.txt") && error.message.contains("split empty") && error.message.contains("at least 10"))
+        }
+        // Lists of 2 to 9 words: an error exactly when a split would be empty.
+        let n1 = Int(0.8 * Double(count)), n2 = Int(0.9 * Double(count))
+        #expect(failed == (n1 == 0 || n2 == n1 || n2 == count))
+    }
+
+    @Test func tenWordsOrMoreAlwaysSplit() throws {
+        for count in 10...200 {
+            let words = try WordList(words: (0..<count).map { "w\($0)".replacingOccurrences(of: "0", with: "z") })
+            _ = try Splits(words: words, blockSize: 3)
+        }
+    }
+
+    @Test func aByteOrderMarkIsDroppedAndControlCharactersAreErrors() throws {
+        let words = try WordList(text: "\u{FEFF}anna\nbob\n")
+        #expect(words.words == ["anna", "bob"])
+        expectError(containing: "list.txt:2", "control character", "U+0000") {
+            _ = try WordList(text: "anna\nb\u{0}b\n", source: "list.txt")
+        }
+        expectError(containing: ":1", "U+001B") { _ = try WordList(text: "\u{1B}[31mred\n") }
+    }
+
+    @Test func aThreadTunerWithAShortPeriodNeverTraps() {
+        for period in [0, 1, 2, 3, 4, 7, 100, 399, 400] {
+            var tuner = ThreadTuner(candidates: [1, 2], period: period)
+            let threads = (0..<50).map { _ in tuner.threadsForNextStep() }
+            #expect(threads.allSatisfy { [1, 2].contains($0) })
+        }
+    }
+}

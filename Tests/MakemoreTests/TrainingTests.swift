@@ -153,6 +153,30 @@ import Testing
         expectError(containing: "--hidden", "at least 1") { try config.validate() }
     }
 
+    @Test func aRunDirectoryHasOneWriterAndLosesStaleTemporaryFiles() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try RunDirectory(path: directory.path)
+        let lock = try run.lock()
+        expectError(containing: "another makemore train", "process \(getpid())") { _ = try RunDirectory(path: directory.path).lock() }
+        lock.release()
+        let again = try run.lock()
+        defer { again.release() }
+        let stale = directory.appendingPathComponent(".model.safetensors.1234.tmp")
+        let other = directory.appendingPathComponent(".notes.tmp")
+        for url in [stale, other] { FileManager.default.createFile(atPath: url.path, contents: Data([1])) }
+        run.removeStaleTemporaryFiles()
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+        #expect(FileManager.default.fileExists(atPath: other.path), "a file that is not the run's own stays")
+    }
+
+    @Test func aCheckpointWithANonFiniteParameterIsAnError() throws {
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 2), splits: Self.splits, dataPath: nil)
+        trainer.model.parameters["W2"][5] = .nan
+        let file = try trainer.checkpoint().safeTensors()
+        expectError(containing: "'W2'", "nan", "element 5") { _ = try Checkpoint(file) }
+    }
+
     @Test func checkpointRoundTripsAndRejectsBadFiles() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -207,6 +231,7 @@ import Testing
         let greedyWords = try (0..<5).map { _ in try greedy.sample(using: &g1) }
         #expect(Set(greedyWords).count == 1)
         expectError(containing: "'Z'", "not in the vocabulary") { _ = try sampler.sample(prefix: "Zed", using: &g1) }
+        expectError(containing: "'.'", "start/end token") { _ = try sampler.sample(prefix: ".", using: &g1) }
         expectError(containing: "--temperature") {
             _ = try Sampler(model: trainer.model, vocabulary: Self.splits.vocabulary, temperature: 0)
         }

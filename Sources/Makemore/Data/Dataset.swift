@@ -103,7 +103,15 @@ public struct Splits: Sendable {
         }
         self.vocabulary = vocabulary
         self.shuffledWords = parts.train + parts.dev + parts.test
+        for (name, part) in [("training", parts.train), ("dev", parts.dev), ("test", parts.test)] where part.isEmpty {
+            throw MakemoreError(
+                "\(words.source): \(words.words.count) words split 80/10/10 leave the \(name) split empty; "
+                    + "give at least \(Splits.minimumWords) words")
+        }
     }
+
+    /// The fewest words whose 80/10/10 split leaves no split empty, for every count from here on.
+    public static let minimumWords = 10
 
     /// The words shuffled as Python's `random.seed(42); random.shuffle(words)` and cut at
     /// `int(0.8 n)` and `int(0.9 n)`.

@@ -21,13 +21,19 @@ public struct WordList: Sendable, Equatable {
         }
     }
 
-    /// Parses `text`: one word per line, trimmed, empty lines skipped.
+    /// Parses `text`: one word per line, trimmed, empty lines skipped. A UTF-8 byte-order mark at
+    /// the start is dropped; a control character (NUL, escape, ...) in a word is an error.
     public init(text: String, source: String = "words") throws {
         var words: [String] = []
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         // "\r\n" is one Character in Swift, and a line break like "\n".
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let word = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if word.isEmpty { continue }
+            if let control = word.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let code = "U+" + String(control.value, radix: 16, uppercase: true).leftPadded(to: 4)
+                throw MakemoreError("\(source):\(number + 1): a control character (\(code)) in a word; remove it")
+            }
             if word.unicodeScalars.contains(Vocabulary.terminator) {
                 throw MakemoreError(
                     "\(source):\(number + 1): '\(word)' contains '.', which is reserved as the start/end token; remove it")
@@ -47,5 +53,12 @@ public struct WordList: Sendable, Equatable {
             start = index + 1
         }
         return line
+    }
+}
+
+extension String {
+    /// The string with zeros before it up to `length` characters.
+    fileprivate func leftPadded(to length: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, length - count)) + self
     }
 }

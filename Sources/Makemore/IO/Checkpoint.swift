@@ -140,6 +140,11 @@ extension SafeTensors {
                     "tensor '\(entry.name)' has shape \(shape) but the configuration (\(config.summary), "
                         + "\(vocabulary.count) characters) needs \(entry.shape)")
             }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw MakemoreError(
+                    "tensor '\(entry.name)' holds \(values[bad]) at element \(bad): the model is damaged or diverged; "
+                        + "use an earlier checkpoint or train again")
+            }
             let tensor = parameters[entry.name]
             for i in 0..<values.count { tensor[i] = values[i] }
         }

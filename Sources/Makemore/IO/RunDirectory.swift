@@ -36,6 +36,37 @@ public struct RunDirectory {
         }
     }
 
+    /// Takes the run directory for one writer: an advisory lock (`flock`) on `.lock` in it, held
+    /// until `RunLock.release` or the end of the process. A second writer gets an error naming the
+    /// first's process; a lock left by a killed process is gone with it (the kernel drops it).
+    public func lock() throws -> RunLock {
+        let path = url.appendingPathComponent(".lock").path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw MakemoreError("cannot create \(path); check the run directory's permissions") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = read(descriptor, &buffer, buffer.count)
+            close(descriptor)
+            let holder = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw MakemoreError(
+                "another makemore train (process \(holder)) is writing to \(url.path); wait for it to finish or choose another --out")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+        return RunLock(descriptor: descriptor)
+    }
+
+    /// Removes the temporary files that a write killed halfway left in the directory
+    /// (`.model.safetensors.<id>.tmp`, ...). Call it holding the lock: no other writer is running.
+    public func removeStaleTemporaryFiles() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        let files = [RunDirectory.modelFile, RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
+        for name in names where name.hasSuffix(".tmp") && files.contains(where: { name.hasPrefix(".\($0).") }) {
+            try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
+        }
+    }
+
     /// The model file of the run directory at `path`, which need not exist yet.
     public static func model(in path: String) -> URL {
         URL(fileURLWithPath: path).appendingPathComponent(modelFile)
@@ -72,4 +103,21 @@ public struct RunDirectory {
     public func writeText(_ text: String, to url: URL) throws {
         try writeAtomically(Array(text.utf8), to: url)
     }
+}
+
+/// A run directory taken by this process (see `RunDirectory.lock`).
+public final class RunLock {
+    private var descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Gives the directory back.
+    public func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }

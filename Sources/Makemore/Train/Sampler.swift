@@ -29,6 +29,9 @@ public struct Sampler {
 
     /// One word that starts with `prefix`; `prefix` characters must be in the vocabulary.
     public func sample(prefix: String = "", using generator: inout SeededGenerator) throws -> String {
+        if prefix.unicodeScalars.contains(Vocabulary.terminator) {
+            throw MakemoreError("the prefix '\(prefix)' contains '.', the start/end token; give the first letters of a word")
+        }
         var word = try vocabulary.encode(prefix)
         word.reserveCapacity(maxLength)
         var probabilities = [Double](repeating: 0, count: vocabulary.count)
