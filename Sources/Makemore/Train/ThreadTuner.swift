@@ -24,15 +24,14 @@ public struct ThreadTuner: Sendable {
     private var probeSeconds: [Double]
 
     /// A tuner that probes each candidate for `probeSteps` steps every `period` steps. A period
-    /// too short for that probes for fewer steps, half the period shared by the candidates (at
-    /// least one step each); a period shorter than two steps per candidate keeps the last
-    /// candidate without probing.
+    /// too short for that probes each for `period / candidates` steps; a period shorter than one
+    /// step per candidate keeps the last candidate without probing.
     public init(candidates: [Int], probeSteps: Int = 200, period: Int = 10_000) {
         precondition(!candidates.isEmpty, "a tuner needs a candidate")
         let period = Swift.max(1, period)
-        let fits = period >= 2 * candidates.count
+        let fits = period >= candidates.count
         self.candidates = fits ? candidates : [candidates.last!]
-        self.probeSteps = fits ? Swift.max(1, Swift.min(probeSteps, period / (2 * candidates.count))) : 1
+        self.probeSteps = fits ? Swift.max(1, Swift.min(probeSteps, period / candidates.count)) : 1
         self.period = period
         choice = candidates.last!
         stepsByCandidate = Array(repeating: 0, count: self.candidates.count)
