@@ -40,6 +40,9 @@ struct GradCheckCommand: ParsableCommand {
         let words = try data.load()
         let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .checking))
         let config = try Model.configuration(vocabularySize: splits.vocabulary.count, sizes: model.sizes(), defaults: .checking)
+        // The check holds the model in float32 and in Double, every intermediate of the step-by-step
+        // pass, and copies (transposes, perturbed tensors): about eight times what training holds.
+        try config.checkMemory(batchSize: batch, factor: 8)
         printConfiguration("makemore gradcheck", [
             ("data", data.describe(words)),
             ("split", describe(splits)),
@@ -60,19 +63,17 @@ struct GradCheckCommand: ParsableCommand {
             if exportOnly { return }
         }
         let check = GradientCheck()
-        let start = Date()
-        let rows = check.run(pass)
-        let seconds = Date().timeIntervalSince(start)
-
         print("loss \(pass.loss)")
         print("reference: five-point central differences of the same forward in Double, step from \(check.step) * max(|x|, 0.01), halved until two estimates agree to \(check.agreement)")
         print("a row passes when maxdiff <= \(check.relativeTolerance) * max(1, max|reference|)")
         print()
-        let nameWidth = max(16, rows.map(\.name.count).max() ?? 0)
+        // Each row is printed as soon as it is checked: a large model takes a while.
+        let nameWidth = max(16, pass.gradientOrder.map(\.count).max() ?? 0)
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
         print("\(pad("tensor", nameWidth))  \(pad("shape", 12))  \(pad("maxdiff", 9))  \(pad("max|ref|", 9))  result")
         var section = GradientCheckRow.Reference.finiteDifferences
-        for row in rows {
+        let start = Date()
+        let rows = check.run(pass) { row in
             if row.reference != section {
                 section = row.reference
                 print("-- \(section.rawValue)")
@@ -81,7 +82,9 @@ struct GradCheckCommand: ParsableCommand {
             print(
                 "\(pad(row.name, nameWidth))  \(pad(shape, 12))  \(pad(scientific(row.maxDifference), 9))  "
                     + "\(pad(scientific(row.scale), 9))  \(row.passed ? "ok" : "FAIL")")
+            fflush(nil)
         }
+        let seconds = Date().timeIntervalSince(start)
         let failed = rows.filter { !$0.passed }
         let worst = rows.max { $0.maxDifference / $0.tolerance < $1.maxDifference / $1.tolerance }!
         print()

@@ -52,14 +52,14 @@ struct SampleCommand: ParsableCommand {
         ])
         var generator = SeededGenerator(seed: seed)
         var counts = (train: 0, heldOut: 0, new: 0)
-        let samples = try (0..<count).map { _ in try sampler.sample(prefix: prefix, using: &generator) }
-        let width = max(12, samples.map(\.count).max() ?? 0)
-        for name in samples {
+        // Each name is printed as soon as it is drawn: a large --count shows progress.
+        for _ in 0..<count {
+            let name = try sampler.sample(prefix: prefix, using: &generator)
             let mark: String
             if trainWords.contains(name) { mark = "in train"; counts.train += 1 }
             else if heldOutWords.contains(name) { mark = "in dev/test"; counts.heldOut += 1 }
             else { mark = "new"; counts.new += 1 }
-            print("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(mark)")
+            print("\(name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0))  \(mark)")
         }
         print()
         print("\(counts.train) in train, \(counts.heldOut) in dev/test, \(counts.new) new")

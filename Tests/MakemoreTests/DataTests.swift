@@ -126,3 +126,44 @@ import Testing
         }
     }
 }
+
+/// Sizes that would overflow or not fit give a message naming them, before anything is allocated.
+@Suite struct SizeTests {
+    @Test func absurdSizesAreErrorsNamingTheOption() {
+        expectError(containing: "--layers", "at most") {
+            _ = try MLPConfig(vocabularySize: 27, sizes: ModelSizes(layers: 100_000_000), defaults: .training)
+        }
+        expectError(containing: "--hidden", "at most") {
+            _ = try MLPConfig(vocabularySize: 27, sizes: ModelSizes(hidden: Int.max), defaults: .training)
+        }
+        expectError(containing: "--embed", "at most") {
+            _ = try WaveNetConfig(vocabularySize: 27, sizes: ModelSizes(embed: 1 << 40), defaults: .training)
+        }
+        let config = MLPConfig(vocabularySize: 27, hiddenSize: 2000)
+        expectError(containing: "batch 100000000", "GB", "--batch") { try config.checkMemory(batchSize: 100_000_000) }
+        #expect((try? config.checkMemory(batchSize: 32)) != nil)
+    }
+
+    @Test func aContextTooLargeForMemoryIsAnError() throws {
+        let words = try WordList.bundledNames()
+        expectError(containing: "--block 60000", "GB") { _ = try Splits(words: words, blockSize: 60_000) }
+    }
+
+    /// Edited metadata: the shapes are compared with the file's tensors before the table is
+    /// allocated, so an edited size costs nothing.
+    @Test func editedMetadataIsCheckedBeforeAllocating() throws {
+        var g = SeededGenerator(seed: 1)
+        let config = MLPConfig(vocabularySize: 27, hiddenSize: 8)
+        let model = MLP<Float>(config: config, generator: &g)
+        let vocabulary = Vocabulary(words: ["abcdefghijklmnopqrstuvwxyz"])
+        let checkpoint = Checkpoint(
+            model: model, vocabulary: vocabulary, options: TrainingOptions(), step: 1, finished: false,
+            generator: g, dataPath: nil)
+        for (key, value, fragment) in [("hidden", "1000000", "shape"), ("layers", "100000000", "--layers"),
+                                       ("embed", "99999999999999999999", "not an integer"), ("block", "-3", "--block")] {
+            var file = try checkpoint.safeTensors()
+            file.metadata[key] = value
+            expectError(containing: fragment) { _ = try Checkpoint(file) }
+        }
+    }
+}

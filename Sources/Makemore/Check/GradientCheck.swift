@@ -43,16 +43,19 @@ public struct GradientCheck {
         self.relativeTolerance = relativeTolerance
     }
 
-    public func run(_ pass: some GradientPass<Double>) -> [GradientCheckRow] {
+    /// Every row of `pass`, in order; `report` sees each as soon as it is computed.
+    public func run(_ pass: some GradientPass<Double>, report: (GradientCheckRow) -> Void = { _ in }) -> [GradientCheckRow] {
         let gradients = pass.backward()
         var rows: [GradientCheckRow] = []
         for name in pass.gradientOrder {
             let handWritten = gradients[name]!
             let reference = finiteDifferences(pass, name)
             rows.append(row(name, handWritten, reference, .finiteDifferences))
+            report(rows.last!)
         }
         for (name, gradient) in pass.modelGradients() {
             rows.append(row(name, gradient, gradients[name]!, .fused))
+            report(rows.last!)
         }
         return rows
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Examples for next-character prediction: each row of `contexts` holds the indices of the
 /// `blockSize` previous characters (`.`-padded at the start of a word), and `targets` the
 /// index of the character that follows.
@@ -13,6 +15,15 @@ public struct Dataset: Sendable {
     /// The lecture's `build_dataset`: each word plus the terminator gives one example per character.
     public init(words: [String], vocabulary: Vocabulary, blockSize: Int) throws {
         precondition(blockSize >= 1)
+        // Every example stores its whole context: check the size before building it.
+        let examples = words.reduce(0) { $0 + $1.unicodeScalars.count + 1 }
+        let bytes = Double(examples) * Double(blockSize + 1) * 4
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        if bytes > available / 2 {
+            throw MakemoreError(String(
+                format: "--block %d gives %d examples with %.1f GB of contexts, more than half this machine's %.1f GB; "
+                    + "choose a smaller --block or a shorter word list", blockSize, examples, bytes / 1e9, available / 1e9))
+        }
         var contexts: [Int32] = []
         var targets: [Int32] = []
         for word in words {

@@ -127,7 +127,18 @@ extension SafeTensors {
 
     private func model<Model: LanguageModel>(_ type: Model.Type, vocabulary: Vocabulary) throws -> Model {
         let config = try Model.Configuration(metadata: metadata, vocabularySize: vocabulary.count)
-        let parameters = ParameterTable<Float>(specs: config.parameterSpecs)
+        // The file's tensors must have the configuration's shapes before anything is allocated:
+        // then the table is no larger than the file (metadata is input, and may be edited).
+        let specs = config.parameterSpecs
+        for spec in specs {
+            guard let entry = entries[spec.name] else { throw MakemoreError("tensor '\(spec.name)' is missing") }
+            guard entry.shape == spec.shape else {
+                throw MakemoreError(
+                    "tensor '\(spec.name)' has shape \(entry.shape) but the configuration (\(config.summary), "
+                        + "\(vocabulary.count) characters) needs \(spec.shape)")
+            }
+        }
+        let parameters = ParameterTable<Float>(specs: specs)
         let expected = Set(parameters.names)
         if let extra = names.first(where: { !expected.contains($0) }) {
             throw MakemoreError("unexpected tensor '\(extra)' for the \(Model.name) model (\(config.summary))")
@@ -156,6 +167,7 @@ extension Trainer {
     /// A run resumed from a checkpoint and the log written with it.
     public convenience init(resuming checkpoint: Checkpoint, options: TrainingOptions, splits: Splits, log: TrainingLog) throws {
         try options.validate()
+        try checkpoint.model.config.checkMemory(batchSize: options.batchSize)
         guard checkpoint.step <= options.steps else {
             throw MakemoreError("the checkpoint is at step \(checkpoint.step), past --steps \(options.steps)")
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What everything outside a model uses: the trainer, checkpoints, sampling, evaluation, the
 /// gradient check, exports and the benchmark. A model is one file or folder under `Models/` that
 /// conforms, and one line in `Models.all`.
@@ -119,6 +121,9 @@ public protocol ModelConfiguration: Equatable, Sendable {
     var trainingDetails: String? { get }
     /// The configuration as checkpoint metadata.
     var metadata: [String: String] { get }
+    /// Bytes that training at `batchSize` holds: the parameter table with its gradients, and one
+    /// step's activations. A Double, so that absurd sizes cannot overflow.
+    func trainingBytes(batchSize: Int) -> Double
 
     /// The configuration recorded in a checkpoint's metadata; throws a message naming what is wrong.
     init(metadata: [String: String], vocabularySize: Int) throws
@@ -127,6 +132,25 @@ public protocol ModelConfiguration: Equatable, Sendable {
 }
 
 extension ModelConfiguration {
+    /// Throws, naming the sizes and the memory, if training at `batchSize` would hold more than
+    /// three quarters of this machine's memory: a message instead of a failed allocation.
+    /// `factor` scales the estimate for work that holds more than training does.
+    public func checkMemory(batchSize: Int, factor: Double = 1) throws {
+        let needed = factor * trainingBytes(batchSize: batchSize)
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard needed > 0.75 * available else { return }
+        throw MakemoreError(String(
+            format: "%@ at batch %d would need %.1f GB for its parameters and activations, more than this machine's %.1f GB "
+                + "allows; choose smaller sizes or a smaller --batch", summaryOfSizes, batchSize, needed / 1e9, available / 1e9))
+    }
+
+    /// The sizes without the parameter count (which may not be computable for absurd sizes).
+    var summaryOfSizes: String {
+        let s = sizes
+        return [("embed", s.embed), ("hidden", s.hidden), ("block", s.block), ("layers", s.layers)]
+            .compactMap { name, value in value.map { "\(name) \($0)" } }.joined(separator: ", ")
+    }
+
     /// Number of trainable parameters.
     public var parameterCount: Int {
         parameterSpecs.filter(\.isTrainable).reduce(0) { $0 + $1.shape.reduce(1, *) }
@@ -140,6 +164,14 @@ extension ModelConfiguration {
 public enum ModelDefaults: Sendable {
     case training
     case checking
+}
+
+/// The largest sizes any model accepts: far beyond what trains on one machine, small enough that
+/// a parameter count or a buffer size cannot overflow `Int`. (`checkMemory` is the real limit.)
+public enum SizeLimits {
+    public static let width = 1 << 20  // --embed, --hidden
+    public static let block = 1 << 16  // --block
+    public static let layers = 1_000  // --layers
 }
 
 /// The sizes of a model as the command line gives them; a model reads those it has.

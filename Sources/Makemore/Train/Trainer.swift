@@ -40,6 +40,7 @@ public final class Trainer {
         _ type: Model.Type, config: Model.Configuration, options: TrainingOptions, splits: Splits, dataPath: String?
     ) throws {
         try options.validate()
+        try config.checkMemory(batchSize: options.batchSize)
         var generator = SeededGenerator(seed: options.seed)
         let model = Model(config: config, parameters: Model.initialParameters(config, generator: &generator))
         self.init(model: model, options: options, splits: splits, step: 0, generator: generator, log: TrainingLog(), dataPath: dataPath)
@@ -52,6 +53,8 @@ public final class Trainer {
         options: TrainingOptions, splits: Splits, dataPath: String?
     ) throws {
         try options.validate()
+        try type.configuration(vocabularySize: splits.vocabulary.count, sizes: sizes, defaults: defaults)
+            .checkMemory(batchSize: options.batchSize)
         var generator = SeededGenerator(seed: options.seed)
         let model = try type.make(
             vocabularySize: splits.vocabulary.count, sizes: sizes, defaults: defaults, generator: &generator)

@@ -41,6 +41,12 @@ public struct MLPConfig: ModelConfiguration {
         for (name, value) in sizes where value < 1 {
             throw MakemoreError("\(name) must be at least 1, got \(value)")
         }
+        let limits = [("--embed", embeddingSize, SizeLimits.width), ("--hidden", hiddenSize, SizeLimits.width),
+                      ("--block", blockSize, SizeLimits.block), ("--layers", hiddenLayers, SizeLimits.layers),
+                      ("vocabulary size", vocabularySize, SizeLimits.width)]
+        for (name, value, limit) in limits where value > limit {
+            throw MakemoreError("\(name) must be at most \(limit), got \(value)")
+        }
         if vocabularySize < 2 { throw MakemoreError("the vocabulary needs at least one character besides '.'") }
         if !(epsilon > 0 && epsilon.isFinite) { throw MakemoreError("epsilon must be positive, got \(epsilon)") }
         if !(momentum >= 0 && momentum <= 1) { throw MakemoreError("--momentum must be in 0...1, got \(momentum)") }
@@ -75,6 +81,16 @@ public struct MLPConfig: ModelConfiguration {
             ]
         }
         return specs
+    }
+
+    /// Parameters and gradients (float32), and per example of a batch: the embeddings, seven
+    /// buffers per hidden layer, and four per output.
+    public func trainingBytes(batchSize: Int) -> Double {
+        let e = Double(embeddingSize), h = Double(hiddenSize), v = Double(vocabularySize), b = Double(blockSize)
+        let layers = Double(hiddenLayers)
+        let parameters = v * e + (b * e) * h + (layers - 1) * h * h + layers * 6 * h + h * v + v
+        let activations = Double(batchSize) * (2 * b * e + layers * 7 * h + 4 * v)
+        return 4 * (2 * parameters + 2 * activations)  // the fast step keeps about a second set
     }
 
     // MARK: Command line and checkpoints

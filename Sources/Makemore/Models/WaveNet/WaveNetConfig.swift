@@ -35,6 +35,10 @@ public struct WaveNetConfig: ModelConfiguration {
         for (name, value) in [("--embed", embeddingSize), ("--hidden", hiddenSize)] where value < 1 {
             throw MakemoreError("\(name) must be at least 1, got \(value)")
         }
+        for (name, value) in [("--embed", embeddingSize), ("--hidden", hiddenSize), ("vocabulary size", vocabularySize)]
+        where value > SizeLimits.width {
+            throw MakemoreError("\(name) must be at most \(SizeLimits.width), got \(value)")
+        }
         guard blockSize >= 2 && blockSize <= 1024 && blockSize & (blockSize - 1) == 0 else {
             throw MakemoreError(
                 "--block must be a power of two from 2 to 1024 for wavenet (one level per halving: 8 gives three), got \(blockSize)")
@@ -76,6 +80,16 @@ public struct WaveNetConfig: ModelConfiguration {
             ]
         }
         return specs
+    }
+
+    /// Parameters and gradients (float32), and per example of a batch: the embeddings and seven
+    /// buffers per level's rows (`blockSize / 2^i` per example), and four per output.
+    public func trainingBytes(batchSize: Int) -> Double {
+        let e = Double(embeddingSize), h = Double(hiddenSize), v = Double(vocabularySize), t = Double(blockSize)
+        let levels = Double(self.levels)
+        let parameters = v * e + 2 * e * h + (levels - 1) * 2 * h * h + levels * 4 * h + h * v + v
+        let activations = Double(batchSize) * (2 * t * e + 7 * h * t + 4 * v)  // Σ t/2^i < t
+        return 4 * (2 * parameters + activations)
     }
 
     // MARK: Command line and checkpoints
