@@ -81,7 +81,9 @@ struct CheckpointOptions: ParsableArguments {
         if !FileManager.default.fileExists(atPath: url.path) {
             throw MakemoreError("no model at \(url.path); train one with 'makemore train --out \(out)', or give --checkpoint FILE")
         }
-        return try Checkpoint(contentsOf: url)
+        let checkpoint = try Checkpoint(contentsOf: url)
+        for note in checkpoint.notes { FileHandle.standardError.write(Data("note: \(url.path): \(note)\n".utf8)) }
+        return checkpoint
     }
 }
 

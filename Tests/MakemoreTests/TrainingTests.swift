@@ -170,10 +170,37 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: other.path), "a file that is not the run's own stays")
     }
 
+    @Test func crc32cHasItsCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)  // RFC 3720's check value
+        #expect(CRC32C.checksum(Array("6789".utf8), continuing: CRC32C.checksum(Array("12345".utf8))) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+    }
+
+    /// Every flip of one bit in the tensor data is caught by the checksum; a file without one
+    /// loads with a note.
+    @Test func aFlippedBitInTheTensorDataIsCaught() throws {
+        let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 2), splits: Self.splits, dataPath: nil)
+        let file = try trainer.checkpoint().safeTensors()
+        #expect(try Checkpoint(file).notes.isEmpty)
+        let bytes = file.serialized()
+        let headerLength = Int(bytes[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        let dataStart = 8 + headerLength
+        var g = SeededGenerator(seed: 5)
+        for _ in 0..<60 {
+            var damaged = bytes
+            damaged[dataStart + g.nextIndex(below: bytes.count - dataStart)] ^= UInt8(1 << g.nextIndex(below: 8))
+            expectError(containing: "checksum", "damaged") { _ = try Checkpoint(try SafeTensors(bytes: damaged)) }
+        }
+        var unchecked = file
+        unchecked.metadata[Checkpoint.checksumKey] = nil
+        #expect(try Checkpoint(unchecked).notes.first?.contains("no checksum") == true)
+    }
+
     @Test func aCheckpointWithANonFiniteParameterIsAnError() throws {
         let trainer = try Trainer(MLP<Float>.self, config: Self.config, options: Self.options(steps: 2), splits: Self.splits, dataPath: nil)
         trainer.model.parameters["W2"][5] = .nan
-        let file = try trainer.checkpoint().safeTensors()
+        var file = try trainer.checkpoint().safeTensors()
+        file.metadata[Checkpoint.checksumKey] = nil  // as another tool would write it
         expectError(containing: "'W2'", "nan", "element 5") { _ = try Checkpoint(file) }
     }
 

@@ -19,6 +19,8 @@ public struct Checkpoint {
     public var generator: SeededGenerator
     /// The data file trained on, or nil for the bundled names.
     public var dataPath: String?
+    /// What a reader should know about the file (a missing checksum), one line each.
+    public var notes: [String] = []
 
     public init(
         model: any LanguageModel, vocabulary: Vocabulary, options: TrainingOptions, step: Int, finished: Bool,
@@ -50,7 +52,17 @@ public struct Checkpoint {
             "rng": generator.stateWords.map(String.init).joined(separator: ","),
         ]
         if let dataPath { metadata["data"] = dataPath }
-        return try SafeTensors(format: Checkpoint.format, model: model, vocabulary: vocabulary, metadata: metadata)
+        var file = try SafeTensors(format: Checkpoint.format, model: model, vocabulary: vocabulary, metadata: metadata)
+        file.metadata[Checkpoint.checksumKey] = Checkpoint.hex(file.dataChecksum)
+        return file
+    }
+
+    /// The metadata key of the CRC-32C of the tensor data (see `CRC32C`), eight hex digits.
+    public static let checksumKey = "data_crc32c"
+
+    static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     /// Writes the checkpoint atomically: a reader, or a kill at any moment, sees the old file or the new one.
@@ -73,6 +85,17 @@ public struct Checkpoint {
             throw MakemoreError(
                 "not a makemore model (metadata format is '\(metadata["format"] ?? "missing")', expected '\(Checkpoint.format)')")
         }
+        var notes: [String] = []
+        if let stored = metadata[Checkpoint.checksumKey] {
+            let computed = Checkpoint.hex(file.dataChecksum)
+            guard stored == computed else {
+                throw MakemoreError(
+                    "the tensor data does not match its checksum (CRC-32C \(stored) stored, \(computed) computed): "
+                        + "the file is damaged; use another checkpoint or train again")
+            }
+        } else {
+            notes.append("the file has no checksum of its tensor data (written by another tool, or by a version before checksums), so it was not verified")
+        }
         let m = MetadataReader(metadata)
         let vocabulary = try Vocabulary(string: try m.value("vocab"))
         let model = try file.model(vocabulary: vocabulary)
@@ -91,6 +114,7 @@ public struct Checkpoint {
             model: model, vocabulary: vocabulary, options: options, step: try m.integer("step"),
             finished: try m.value("finished") == "true", generator: SeededGenerator(stateWords: words),
             dataPath: metadata["data"])
+        self.notes = notes
         if step < 0 { throw MakemoreError("metadata 'step' is negative") }
     }
 }
