@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let words = try data.load()
-        let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .checking))
+        let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .checking)) }
         let type = try model.type
         let benchmark = Benchmark(
             model: type, sizes: model.sizes(), batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)

@@ -16,8 +16,11 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let checkpoint = try source.load()
         let words = try data.load(fallback: checkpoint.dataPath)
-        let splits = try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary)
+        let splits = try timedSplits { try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary) }
+        let start = Date()
         let losses = SplitLosses(model: checkpoint.model, splits: splits)
+        let seconds = Date().timeIntervalSince(start)
+        if seconds > 1 { note(String(format: "evaluated %@ examples in %.1f s", splits.sizeSummary, seconds)) }
         for (name, loss) in [("train", losses.train), ("val", losses.dev), ("test", losses.test)] where !loss.isFinite {
             throw MakemoreError("the \(name) loss is \(loss): the model gives a non-finite probability on that split")
         }

@@ -10,7 +10,13 @@ struct DataOptions: ParsableArguments {
     /// The words of `--data`, else of `fallback` (a checkpoint's data file), else the bundled names.
     func load(fallback: String? = nil) throws -> WordList {
         guard let path = path ?? fallback else { return try WordList.bundledNames() }
-        return try WordList(contentsOf: URL(fileURLWithPath: path))
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let large = size > 10_000_000
+        if large { note(String(format: "reading %@ (%.0f MB)...", path, Double(size) / 1e6)) }
+        let start = Date()
+        let words = try WordList(contentsOf: URL(fileURLWithPath: path))
+        if large { note(String(format: "read %d words in %.1f s", words.words.count, Date().timeIntervalSince(start))) }
+        return words
     }
 
     func describe(_ words: WordList, fallback: String? = nil) -> String {
@@ -85,6 +91,20 @@ struct CheckpointOptions: ParsableArguments {
         for note in checkpoint.notes { FileHandle.standardError.write(Data("note: \(url.path): \(note)\n".utf8)) }
         return checkpoint
     }
+}
+
+/// A line of progress on standard error, so that standard output stays the command's own.
+func note(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Builds the splits of `words`, saying how long it took when that is long enough to notice.
+func timedSplits(_ build: () throws -> Splits) rethrows -> Splits {
+    let start = Date()
+    let splits = try build()
+    let seconds = Date().timeIntervalSince(start)
+    if seconds > 1 { note(String(format: "built the splits (%@ examples) in %.1f s", splits.sizeSummary, seconds)) }
+    return splits
 }
 
 /// Prints the resolved configuration, one `key  value` line each, as every command does first.

@@ -46,7 +46,7 @@ struct TrainCommand: ParsableCommand {
                 throw MakemoreError("the run in \(output.out) finished at step \(checkpoint.step); give a larger --steps to train further")
             }
             words = try data.load(fallback: checkpoint.dataPath)
-            let splits = try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary)
+            let splits = try timedSplits { try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary) }
             trainer = try Trainer(
                 resuming: checkpoint, options: optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
                 log: try RunDirectory(path: output.out).readLog())
@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
                     "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
             words = try data.load()
-            let splits = try Splits(words: words, blockSize: try model.blockSize(defaults: .training))
+            let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .training)) }
             trainer = try Trainer(
                 model: try model.type, sizes: model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate),
                 options: optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,

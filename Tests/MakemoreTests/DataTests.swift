@@ -144,9 +144,38 @@ import Testing
         #expect((try? config.checkMemory(batchSize: 32)) != nil)
     }
 
-    @Test func aContextTooLargeForMemoryIsAnError() throws {
-        let words = try WordList.bundledNames()
-        expectError(containing: "--block 60000", "GB") { _ = try Splits(words: words, blockSize: 60_000) }
+    /// Contexts are built as they are read: a long context costs no memory in the data set.
+    @Test func aLongContextCostsTheDataSetNothing() throws {
+        let splits = try Splits(words: WordList.bundledNames(), blockSize: 60_000)
+        #expect(splits.train.count == 182_625 && splits.train.characters.count == 182_625)
+        let context = UnsafeMutablePointer<Int32>.allocate(capacity: 60_000)
+        defer { context.deallocate() }
+        let target = splits.train.example(5, context: context)
+        let word = splits.train.word(of: 5)
+        let start = splits.train.wordStarts[word]
+        #expect(target == splits.train.characters[5])
+        #expect((0..<60_000 - (5 - start)).allSatisfy { context[$0] == 0 })
+    }
+
+    /// Contexts read one by one, in chunks, or all at once are the same.
+    @Test func examplesReadInChunksAreTheSame() throws {
+        let splits = try Splits(words: WordList(text: "anna\nbob\ncyd\nada\nemma\nava\nolivia\nsophia\nisabella\nmia\nzoe\n"), blockSize: 3)
+        let dataset = splits.train, all = dataset.contexts
+        var seen = 0
+        dataset.forEachChunk(of: 7) { contexts, targets, n, first in
+            for i in 0..<n {
+                #expect(Array(UnsafeBufferPointer(start: contexts + 3 * i, count: 3)) == Array(all[3 * (first + i)..<3 * (first + i + 1)]))
+                #expect(targets[i] == dataset.characters[first + i])
+            }
+            seen += n
+        }
+        #expect(seen == dataset.count)
+        for example in 0..<dataset.count {
+            let context = UnsafeMutablePointer<Int32>.allocate(capacity: 3)
+            defer { context.deallocate() }
+            _ = dataset.example(example, context: context)
+            #expect(Array(UnsafeBufferPointer(start: context, count: 3)) == Array(all[3 * example..<3 * example + 3]))
+        }
     }
 
     /// Edited metadata: the shapes are compared with the file's tensors before the table is

@@ -31,12 +31,9 @@ public struct Batch: Sendable {
         let b = dataset.blockSize
         contexts.withUnsafeMutableBufferPointer { contexts in
             targets.withUnsafeMutableBufferPointer { targets in
-                dataset.contexts.withUnsafeBufferPointer { allContexts in
-                    for i in 0..<targets.count {
-                        let example = generator.nextIndex(below: dataset.count)
-                        targets[i] = dataset.targets[example]
-                        for j in 0..<b { contexts[i * b + j] = allContexts[example * b + j] }
-                    }
+                for i in 0..<targets.count {
+                    let example = generator.nextIndex(below: dataset.count)
+                    targets[i] = dataset.example(example, context: contexts.baseAddress! + i * b)
                 }
             }
         }

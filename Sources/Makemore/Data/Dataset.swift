@@ -1,60 +1,106 @@
 import Foundation
 
-/// Examples for next-character prediction: each row of `contexts` holds the indices of the
-/// `blockSize` previous characters (`.`-padded at the start of a word), and `targets` the
-/// index of the character that follows.
+/// Examples for next-character prediction: the lecture's `build_dataset`, kept compactly.
+///
+/// Each word plus the terminator `.` gives one example per character: the target is that
+/// character, the context the `blockSize` characters before it in the word, `.`-padded at the
+/// start. The data is stored as the character indices of all words, each followed by `0`, with
+/// where each word starts; a context is built when it is read. So memory grows with the
+/// characters, not with examples × context length, and a word-reading model finds its words here.
 public struct Dataset: Sendable {
     public let blockSize: Int
-    /// `(count, blockSize)`, row-major.
-    public let contexts: [Int32]
-    /// `(count)`.
-    public let targets: [Int32]
+    /// Every word's character indices followed by the terminator 0, word after word: example
+    /// `i`'s target is `characters[i]`.
+    public let characters: [Int32]
+    /// `wordStarts[w]` is where word `w` starts in `characters`; the last element is
+    /// `characters.count`.
+    public let wordStarts: [Int]
 
-    public var count: Int { targets.count }
+    /// Number of examples: one per character, terminators included.
+    public var count: Int { characters.count }
+    /// Number of words.
+    public var wordCount: Int { wordStarts.count - 1 }
 
-    /// The lecture's `build_dataset`: each word plus the terminator gives one example per character.
     public init(words: [String], vocabulary: Vocabulary, blockSize: Int) throws {
         precondition(blockSize >= 1)
-        // Every example stores its whole context: check the size before building it.
-        let examples = words.reduce(0) { $0 + $1.unicodeScalars.count + 1 }
-        let bytes = Double(examples) * Double(blockSize + 1) * 4
-        let available = Double(ProcessInfo.processInfo.physicalMemory)
-        if bytes > available / 2 {
-            throw MakemoreError(String(
-                format: "--block %d gives %d examples with %.1f GB of contexts, more than half this machine's %.1f GB; "
-                    + "choose a smaller --block or a shorter word list", blockSize, examples, bytes / 1e9, available / 1e9))
-        }
-        var contexts: [Int32] = []
-        var targets: [Int32] = []
+        var characters: [Int32] = []
+        var wordStarts: [Int] = [0]
+        characters.reserveCapacity(words.reduce(0) { $0 + $1.utf8.count + 1 })
+        wordStarts.reserveCapacity(words.count + 1)
         for word in words {
-            var context = [Int32](repeating: 0, count: blockSize)
-            for index in try vocabulary.encode(word) + [0] {
-                contexts += context
-                targets.append(index)
-                context.removeFirst()
-                context.append(index)
-            }
+            try vocabulary.append(word, to: &characters)
+            characters.append(0)
+            wordStarts.append(characters.count)
         }
         self.blockSize = blockSize
-        self.contexts = contexts
-        self.targets = targets
+        self.characters = characters
+        self.wordStarts = wordStarts
     }
+
+    /// The word that holds example `example` (a binary search of `wordStarts`).
+    public func word(of example: Int) -> Int {
+        var low = 0, high = wordStarts.count - 1  // wordStarts[low] <= example < wordStarts[high]
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if wordStarts[middle] <= example { low = middle } else { high = middle }
+        }
+        return low
+    }
+
+    /// Writes example `example`'s context (`blockSize` indices) to `context`; returns its target.
+    /// `start` is where its word starts (`wordStarts[word(of: example)]`), if known.
+    @inline(__always)
+    public func example(_ example: Int, context: UnsafeMutablePointer<Int32>, wordStart start: Int? = nil) -> Int32 {
+        let start = start ?? wordStarts[word(of: example)]
+        characters.withUnsafeBufferPointer { characters in
+            for j in 0..<blockSize {
+                let position = example - blockSize + j
+                context[j] = position >= start ? characters[position] : 0
+            }
+        }
+        return characters[example]
+    }
+
+    /// Every context, `(count, blockSize)`: memory grows with examples × context length, so this
+    /// is for tests and small sets; training and evaluation read examples as they go.
+    public var contexts: [Int32] {
+        var result = [Int32](repeating: 0, count: count * blockSize)
+        result.withUnsafeMutableBufferPointer { result in
+            forEachChunk(of: 4096) { contexts, _, n, first in
+                (result.baseAddress! + first * blockSize).update(from: contexts, count: n * blockSize)
+            }
+        }
+        return result
+    }
+
+    /// Every target, `[count]`: `characters`.
+    public var targets: [Int32] { characters }
 }
 
 extension Dataset {
     /// Calls `body` with each run of up to `chunk` consecutive examples: pointers to their
-    /// contexts `(n, blockSize)` and targets `[n]`, and `n`.
-    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) {
-        contexts.withUnsafeBufferPointer { contexts in
-            targets.withUnsafeBufferPointer { targets in
-                var start = 0
-                while start < count {
-                    let n = Swift.min(chunk, count - start)
-                    body(contexts.baseAddress! + start * blockSize, targets.baseAddress! + start, n)
-                    start += n
+    /// contexts `(n, blockSize)` (built into one buffer, reused) and targets `[n]`, `n`, and the
+    /// index of the first.
+    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int, Int) -> Void) {
+        let contexts = UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(1, chunk * blockSize))
+        defer { contexts.deallocate() }
+        characters.withUnsafeBufferPointer { characters in
+            var first = 0, word = 0
+            while first < count {
+                let n = Swift.min(chunk, count - first)
+                for i in 0..<n {
+                    while wordStarts[word + 1] <= first + i { word += 1 }
+                    _ = example(first + i, context: contexts + i * blockSize, wordStart: wordStarts[word])
                 }
+                body(contexts, characters.baseAddress! + first, n, first)
+                first += n
             }
         }
+    }
+
+    /// `forEachChunk` without the index of the first example.
+    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) {
+        forEachChunk(of: chunk) { contexts, targets, n, _ in body(contexts, targets, n) }
     }
 
     /// The mean over every example of the losses that `losses` returns for each chunk of up to

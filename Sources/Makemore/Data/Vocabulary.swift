@@ -9,10 +9,18 @@ public struct Vocabulary: Sendable, Equatable {
     /// The characters in index order; `characters[0]` is `.`.
     public let characters: [Unicode.Scalar]
     private let indices: [Unicode.Scalar: Int32]
+    /// `indices` of the ASCII characters, -1 where absent: the fast path of `append`.
+    private let asciiIndices: [Int32]
 
     public init(words: [String]) {
-        let scalars = Set(words.flatMap { $0.unicodeScalars }).subtracting([Vocabulary.terminator])
-        self.init(characters: [Vocabulary.terminator] + scalars.sorted { $0.value < $1.value })
+        var ascii = [Bool](repeating: false, count: 128)
+        var others = Set<Unicode.Scalar>()
+        for word in words {
+            for byte in word.utf8 where byte < 128 { ascii[Int(byte)] = true }
+            if !word.utf8.allSatisfy({ $0 < 128 }) { others.formUnion(word.unicodeScalars.filter { !$0.isASCII }) }
+        }
+        let scalars = (0..<128).filter { ascii[$0] }.map { Unicode.Scalar(UInt8($0)) } + others
+        self.init(characters: [Vocabulary.terminator] + scalars.filter { $0 != Vocabulary.terminator }.sorted { $0.value < $1.value })
     }
 
     /// A vocabulary from its characters in index order, as stored in a checkpoint.
@@ -21,6 +29,7 @@ public struct Vocabulary: Sendable, Equatable {
         var indices: [Unicode.Scalar: Int32] = [:]
         for (index, character) in characters.enumerated() { indices[character] = Int32(index) }
         self.indices = indices
+        asciiIndices = (0..<128).map { indices[Unicode.Scalar(UInt8($0))] ?? -1 }
     }
 
     /// Parses the string form written by `description`; `.` must come first.
@@ -45,6 +54,20 @@ public struct Vocabulary: Sendable, Equatable {
                     "character '\(character)' (U+\(String(character.value, radix: 16, uppercase: true))) in '\(word)' is not in the vocabulary")
             }
             return index
+        }
+    }
+
+    /// Appends the indices of `word`'s characters to `indices` (what `encode` returns, without a
+    /// new array per word: a data set encodes millions of words). ASCII goes through a table.
+    public func append(_ word: String, to indices: inout [Int32]) throws {
+        let start = indices.count
+        for byte in word.utf8 {
+            guard byte < 128, asciiIndices[Int(byte)] >= 0 else {
+                indices.removeSubrange(start...)  // not ASCII, or not in the vocabulary: the slow path
+                indices += try encode(word)
+                return
+            }
+            indices.append(asciiIndices[Int(byte)])
         }
     }
 
