@@ -129,13 +129,16 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
             let layer = model.levels[level], h = a.levels[level], hidden = model.config.hiddenSize
             if level + 1 < model.levels.count {  // dh[:, f] from the level above, whose rows {f, hidden + f} this part owns
                 let above = model.levels[level + 1].linear, aboveActivations = a.levels[level + 1]
-                for rows in [f, hidden + f.lowerBound..<hidden + f.upperBound] {
+                // Two calls, not a loop over an array of the two ranges, which would allocate.
+                func gradient(rows: Range<Int>) {
                     above.inputGradient(dOut: aboveActivations.dHprebn, into: aboveActivations.dX, columns: rows)
                     if let learningRate {
                         SGD.step(above.weight, above.dWeight, learningRate: learningRate,
                                  elements: rows.lowerBound * hidden..<rows.upperBound * hidden)
                     }
                 }
+                gradient(rows: f)
+                gradient(rows: hidden + f.lowerBound..<hidden + f.upperBound)
             }
             Tanh.backward(out: h.h, dOut: h.dH, dX: h.dHpreact, columns: f)
             layer.batchNorm.backward(
