@@ -118,6 +118,24 @@ import Testing
         expectError(containing: ":1", "U+001B") { _ = try WordList(text: "\u{1B}[31mred\n") }
     }
 
+    /// The byte-wise reader of ASCII lists gives what the general reader gives: the same words,
+    /// the same errors with the same line numbers, on random texts of letters, spaces, tabs,
+    /// every line break (`\r\n` included), dots and control characters.
+    @Test func theAsciiReaderEqualsTheGeneralOne() throws {
+        var g = SeededGenerator(seed: 3)
+        let pieces = ["ab", "c", "zoe", " ", "\t", "\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "\n\n", ".", "\u{1}", "\u{7F}", "x y"]
+        for round in 0..<2_000 {
+            let count = g.nextIndex(below: 12)
+            let text = (0..<count).map { _ in pieces[g.nextIndex(below: round % 3 == 0 ? pieces.count : 12)] }.joined()
+            func outcome(_ read: () throws -> [String]) -> String {
+                do { return try read().joined(separator: "|") } catch { return "error: \(error)" }
+            }
+            let general = outcome { try WordList.generalWords(text, source: "t") }
+            let ascii = outcome { try text.utf8.withContiguousStorageIfAvailable { try WordList.asciiWords($0, source: "t")! } ?? [] }
+            #expect(general == ascii, "\(text.debugDescription)")
+        }
+    }
+
     @Test func aThreadTunerWithAShortPeriodNeverTraps() {
         for period in [0, 1, 2, 3, 4, 7, 100, 399, 400] {
             var tuner = ThreadTuner(candidates: [1, 2], period: period)
