@@ -44,6 +44,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The fuzz targets' driver: scripts/fuzz builds it with libFuzzer; built plainly, it
+        // replays files (the corpus and past crashes).
+        .executableTarget(name: "makemore-fuzz", dependencies: ["Makemore"]),
         .testTarget(name: "MakemoreTests", dependencies: ["Makemore"], resources: [.copy("Fixtures")]),
     ]
 )
