@@ -20,7 +20,9 @@ struct EvalCommand: ParsableCommand {
         // Evaluation shares its rows between threads where the model can; the losses do not change.
         checkpoint.model.threads = Swift.min(2, ProcessInfo.processInfo.activeProcessorCount)
         let start = Date()
-        let losses = SplitLosses(model: checkpoint.model, splits: splits)
+        let losses = SplitLosses(model: checkpoint.model, splits: splits) { name, count in
+            if count > 2_000_000 { note("evaluating the \(name) split (\(count) examples)...") }
+        }
         let seconds = Date().timeIntervalSince(start)
         if seconds > 1 { note(String(format: "evaluated %@ examples in %.1f s", splits.sizeSummary, seconds)) }
         for (name, loss) in [("train", losses.train), ("val", losses.dev), ("test", losses.test)] where !loss.isFinite {

@@ -5,9 +5,13 @@ import Foundation
 public struct SplitLosses: Sendable {
     public let train, dev, test: Double
 
-    public init(model: any LanguageModel, splits: Splits) {
+    /// `progress` is told each split's name and size before it is evaluated.
+    public init(model: any LanguageModel, splits: Splits, progress: (String, Int) -> Void = { _, _ in }) {
+        progress("train", splits.train.count)
         train = model.loss(on: splits.train)
+        progress("dev", splits.dev.count)
         dev = model.loss(on: splits.dev)
+        progress("test", splits.test.count)
         test = model.loss(on: splits.test)
     }
 
