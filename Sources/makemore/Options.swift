@@ -30,6 +30,7 @@ struct DataOptions: ParsableArguments {
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The model: \(Models.names.joined(separator: ", ")) (default \(MLP<Float>.name); on --resume, the checkpoint's).",
+        discussion: Models.all.map { "\($0.name): \($0.summary)" }.joined(separator: "\n"),
         valueName: "name"))
     var model: String?
     @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24).")
