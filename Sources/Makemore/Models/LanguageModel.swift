@@ -227,10 +227,12 @@ public struct ModelSizes: Equatable, Sendable {
 
 /// The models this tool trains, by name: adding a model adds its line here.
 public enum Models {
-    public static let all: [any LanguageModel.Type] = [
-        MLP<Float>.self,
-        WaveNet<Float>.self,
-    ]
+    public static var all: [any LanguageModel.Type] {
+        [
+            MLP<Float>.self,
+            WaveNet<Float>.self,
+        ]
+    }
 
     public static var names: [String] { all.map { $0.name } }
 
