@@ -164,7 +164,7 @@ import Testing
         defer { again.release() }
         let stale = directory.appendingPathComponent(".model.safetensors.1234.tmp")
         let other = directory.appendingPathComponent(".notes.tmp")
-        for url in [stale, other] { FileManager.default.createFile(atPath: url.path, contents: Data([1])) }
+        for url in [stale, other] { _ = FileManager.default.createFile(atPath: url.path, contents: Data([1])) }
         run.removeStaleTemporaryFiles()
         #expect(!FileManager.default.fileExists(atPath: stale.path))
         #expect(FileManager.default.fileExists(atPath: other.path), "a file that is not the run's own stays")
