@@ -88,10 +88,15 @@ struct CheckpointOptions: ParsableArguments {
         if !FileManager.default.fileExists(atPath: url.path) {
             throw MakemoreError("no model at \(url.path); train one with 'makemore train --out \(out)', or give --checkpoint FILE")
         }
-        let checkpoint = try Checkpoint(contentsOf: url)
-        for note in checkpoint.notes { FileHandle.standardError.write(Data("note: \(url.path): \(note)\n".utf8)) }
-        return checkpoint
+        return try readCheckpoint(url)
     }
+}
+
+/// The checkpoint at `url`, its notes (a missing checksum) printed on standard error.
+func readCheckpoint(_ url: URL) throws -> Checkpoint {
+    let checkpoint = try Checkpoint(contentsOf: url)
+    for line in checkpoint.notes { note("note: \(url.path): \(line)") }
+    return checkpoint
 }
 
 /// A line of progress on standard error, so that standard output stays the command's own.

@@ -29,8 +29,7 @@ struct TrainCommand: ParsableCommand {
             guard hasModel else {
                 throw MakemoreError("nothing to resume: \(modelURL.path) does not exist; leave out --resume to start a run")
             }
-            let checkpoint = try Checkpoint(contentsOf: modelURL)
-            for note in checkpoint.notes { FileHandle.standardError.write(Data("note: \(modelURL.path): \(note)\n".utf8)) }
+            let checkpoint = try readCheckpoint(modelURL)
             if let name = model.model, name != checkpoint.model.name {
                 throw ValidationError("--model \(name) disagrees with the checkpoint's \(checkpoint.model.name); leave it out to keep the checkpoint's")
             }

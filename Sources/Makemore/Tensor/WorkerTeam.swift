@@ -97,3 +97,29 @@ final class WorkerTeam: @unchecked Sendable {
         }
     }
 }
+
+/// How the fast paths cut a step's work between the parts of a `WorkerTeam`: ranges of rows and
+/// slices of features, shared by every model's fast step.
+enum Partition {
+    /// Part `part` of `parts` of `0..<count`: contiguous ranges of whole vectors (8 elements), in
+    /// order; the last ones may be shorter or empty.
+    static func part(_ part: Int, of parts: Int, _ count: Int) -> Range<Int> {
+        let size = ((count + parts - 1) / parts + 7) / 8 * 8
+        return Swift.min(count, part * size)..<Swift.min(count, (part + 1) * size)
+    }
+
+    /// `featureSlices(width).count`, without building the array (a step asks it every time).
+    static func featureSliceCount(_ width: Int) -> Int {
+        width >= 64 ? 2 : 1
+    }
+
+    /// The feature slices of a layer of `width` features: one for fewer than 64, else two that
+    /// meet near the middle at a multiple of 32 features, so that in the parameter table (whose
+    /// tensors start on 128-byte boundaries) vectors and weight rows are cut on cache-line
+    /// boundaries and two threads never write the same line.
+    static func featureSlices(_ width: Int) -> [Range<Int>] {
+        guard featureSliceCount(width) > 1 else { return [0..<width] }
+        let split = Swift.max(32, Int((Double(width) / 64).rounded()) * 32)
+        return [0..<split, split..<width]
+    }
+}

@@ -147,7 +147,7 @@ public final class MLP<T: Scalar> {
     /// Threads a training step of this model actually uses: `threads`, but at most one per
     /// feature slice (two, or one for fewer than 64 hidden features; see `MLPFastStep`).
     public var parallelism: Int {
-        Swift.max(1, Swift.min(threads, MLPFastStep<T>.featureSlices(hidden: config.hiddenSize)))
+        Swift.max(1, Swift.min(threads, Partition.featureSliceCount(config.hiddenSize)))
     }
 
     private func fastStep(rows n: Int) -> MLPFastStep<T> {
@@ -157,13 +157,6 @@ public final class MLP<T: Scalar> {
         fastSteps.removeAll { $0.rows != n }
         fastSteps.append(created)
         return created
-    }
-
-    /// Part `part` of `parts` of `0..<count`: contiguous ranges of whole vectors (8 elements), in
-    /// order; the last ones may be shorter or empty.
-    static func part(_ part: Int, of parts: Int, _ count: Int) -> Range<Int> {
-        let size = ((count + parts - 1) / parts + 7) / 8 * 8
-        return Swift.min(count, part * size)..<Swift.min(count, (part + 1) * size)
     }
 
     // MARK: Evaluation
@@ -263,7 +256,7 @@ public final class MLP<T: Scalar> {
         func run(task parts: Int, part: Int) {
             guard let workspace, let contexts else { return }
             let config = model.config
-            let rows = MLP.part(part, of: parts, workspace.rows)
+            let rows = Partition.part(part, of: parts, workspace.rows)
             guard !rows.isEmpty else { return }
             let w = parts == 1 ? workspace : workspace.rows(rows)
             model.embedding.forward(contexts: contexts + rows.lowerBound * config.blockSize, blockSize: config.blockSize, into: w.embcat)

@@ -6,8 +6,8 @@
 /// write between two cores costs more than the arithmetic on it. (Reading what the other thread
 /// wrote in an earlier phase is cheap: the processor streams it.)
 ///
-/// The features of every hidden layer are cut into `featureSlices` slices (two, unless the layer
-/// is narrow), at a multiple of 32 features. Feature slice `f` has its own activations and
+/// The features of every hidden layer are cut into `Partition.featureSlices` (two, unless the
+/// layer is narrow), at a multiple of 32 features. Feature slice `f` has its own activations and
 /// gradients, `(rows, width)` tensors, and owns the parameters on its side of the cut: `b[f]`,
 /// batch-norm's `gain[f]`, `bias[f]` and running statistics, the rows `f` of the weight of the
 /// Linear that reads the layer (`W_next[f, :]`, `W_out[f, :]`). Rows and vectors cut at 32
@@ -59,18 +59,6 @@ final class MLPFastStep<T: Scalar>: TeamWork {
     let dhShares: [[[Tensor<T>]]]
     let logits, probs, dLogits, rowLosses, dEmbcat: Tensor<T>
 
-    /// Feature slices of a hidden layer of `hidden` features: two, unless it is narrow.
-    static func featureSlices(hidden: Int) -> Int {
-        hidden >= 64 ? 2 : 1
-    }
-
-    /// Where two feature slices meet: near the middle, at a multiple of 32 features, so that in the
-    /// parameter table (whose tensors start on 128-byte boundaries) the vectors `b`, `gain`, ... and
-    /// the rows of the weights are cut on cache-line boundaries.
-    static func featureSplit(hidden: Int) -> Int {
-        Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
-    }
-
     /// One hidden layer's activations and gradients, for the features of one feature slice.
     final class Buffers {
         let hprebn, xhat, hpreact, h, dH, dPreact, dPrebn: Tensor<T>  // (rows, width)
@@ -91,7 +79,6 @@ final class MLPFastStep<T: Scalar>: TeamWork {
 
     init(model: MLP<T>, rows n: Int) {
         let config = model.config
-        let sliceCount = MLPFastStep.featureSlices(hidden: config.hiddenSize)
         let parts = model.parallelism
         self.rows = n
         self.parts = parts
@@ -99,10 +86,9 @@ final class MLPFastStep<T: Scalar>: TeamWork {
         embedding = model.embedding
         layers = model.hidden
         output = model.output
-        let split = MLPFastStep.featureSplit(hidden: config.hiddenSize)
-        features = sliceCount == 1 ? [0..<config.hiddenSize] : [0..<split, split..<config.hiddenSize]
-        batchRows = (0..<parts).map { MLP<T>.part($0, of: parts, n) }
-        inputs = (0..<parts).map { MLP<T>.part($0, of: parts, config.inputSize) }
+        features = Partition.featureSlices(config.hiddenSize)
+        batchRows = (0..<parts).map { Partition.part($0, of: parts, n) }
+        inputs = (0..<parts).map { Partition.part($0, of: parts, config.inputSize) }
         buffers = features.map { f in model.hidden.map { _ in Buffers(rows: n, width: f.count) } }
         batchNorms = features.map { f in
             model.hidden.map { layer in
@@ -124,7 +110,7 @@ final class MLPFastStep<T: Scalar>: TeamWork {
         probs = Tensor(shape: [n, config.vocabularySize])
         dLogits = Tensor(shape: [n, config.vocabularySize])
         rowLosses = Tensor(shape: [n])
-        dEmbcat = sliceCount == 1 ? embcatShares[0] : Tensor(shape: [n, config.inputSize])
+        dEmbcat = features.count == 1 ? embcatShares[0] : Tensor(shape: [n, config.inputSize])
     }
 
     /// The feature slices of part `part`.

@@ -134,7 +134,7 @@ public final class WaveNet<T: Scalar> {
 
     /// Threads a training step actually uses: `threads`, but at most one per feature slice.
     public var parallelism: Int {
-        Swift.max(1, Swift.min(threads, WaveNetFastStep<T>.featureSlices(hidden: config.hiddenSize)))
+        Swift.max(1, Swift.min(threads, Partition.featureSliceCount(config.hiddenSize)))
     }
 
     private func activations(rows n: Int) -> WaveNetActivations<T> {

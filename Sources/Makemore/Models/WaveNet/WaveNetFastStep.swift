@@ -35,27 +35,20 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
     let logitRows, outputInputRows: [Tensor<T>]
     let dHprebnRows, dXRows: [[Tensor<T>]]
 
-    /// Feature slices of a level of `hidden` features: two, unless it is narrow.
-    static func featureSlices(hidden: Int) -> Int {
-        hidden >= 64 ? 2 : 1
-    }
-
     init(model: WaveNet<T>, batch n: Int, parts: Int, activations: WaveNetActivations<T>) {
         self.batch = n
         self.parts = parts
         self.model = model
         self.a = activations
-        let hidden = model.config.hiddenSize
-        let split = Swift.max(32, Int((Double(hidden) / 64).rounded()) * 32)
-        features = parts == 1 ? [0..<hidden] : [0..<split, split..<hidden]
-        let batchRows = (0..<parts).map { MLP<T>.part($0, of: parts, n) }
+        features = parts == 1 ? [0..<model.config.hiddenSize] : Partition.featureSlices(model.config.hiddenSize)
+        let batchRows = (0..<parts).map { Partition.part($0, of: parts, n) }
         logitRows = batchRows.map { activations.logits.rows($0) }
         outputInputRows = batchRows.map { activations.levels.last!.h.rows($0) }
         dHprebnRows = (0..<parts).map { part in
-            activations.levels.map { $0.dHprebn.rows(MLP<T>.part(part, of: parts, $0.dHprebn.rows)) }
+            activations.levels.map { $0.dHprebn.rows(Partition.part(part, of: parts, $0.dHprebn.rows)) }
         }
         dXRows = (0..<parts).map { part in
-            activations.levels.map { $0.dX.rows(MLP<T>.part(part, of: parts, $0.dHprebn.rows)) }
+            activations.levels.map { $0.dX.rows(Partition.part(part, of: parts, $0.dHprebn.rows)) }
         }
     }
 
@@ -104,7 +97,7 @@ final class WaveNetFastStep<T: Scalar>: TeamWork {
     /// specialization makes them run the `Float` code the calling thread runs.
     @_specialize(where T == Float)
     func run(task: Int, part: Int) {
-        let f = features[part], rows = MLP<T>.part(part, of: parts, batch)
+        let f = features[part], rows = Partition.part(part, of: parts, batch)
         switch Phase(rawValue: task)! {
         case .forward:
             let layer = model.levels[level], h = a.levels[level]
