@@ -1,5 +1,6 @@
 /// One row of the gradient check: a tensor, its hand-written gradient against a reference.
 public struct GradientCheckRow: Sendable {
+    /// What the hand-written gradient was compared with.
     public enum Reference: String, Sendable {
         /// Central finite differences of the step-by-step forward, in Double.
         case finiteDifferences = "finite differences"
@@ -7,15 +8,20 @@ public struct GradientCheckRow: Sendable {
         case fused = "model (fused layers) vs step-by-step"
     }
 
+    /// The tensor's name in the pass (`C`, `W1`, `hpreact1`, `dlogits`, ...).
     public let name: String
+    /// The tensor's shape.
     public let shape: [Int]
+    /// What the gradient was compared with.
     public let reference: Reference
     /// The largest absolute difference between the two gradients.
     public let maxDifference: Double
     /// The largest absolute element of the reference gradient.
     public let scale: Double
+    /// The largest difference that passes: `relativeTolerance · max(1, scale)`.
     public let tolerance: Double
 
+    /// Whether `maxDifference <= tolerance`.
     public var passed: Bool { maxDifference <= tolerance }
 }
 
@@ -32,12 +38,16 @@ public struct GradientCheckRow: Sendable {
 /// pair that agreed best: where the loss is very curved (a batch-norm variance near zero, a
 /// batch of two) a fixed step would measure the curvature instead of the slope.
 public struct GradientCheck {
+    /// The first finite-difference step, relative to the element: `h = step · max(|x|, 0.01)`.
     public var step: Double = 1e-4
+    /// Two successive estimates agree when they differ by at most `agreement · max(1, |D|)`.
     public var agreement: Double = 1e-8
+    /// The most times the step is halved looking for two estimates that agree.
     public var maxHalvings = 12
     /// A row passes when `maxdiff <= relativeTolerance · max(1, max |reference|)`.
     public var relativeTolerance: Double = 1e-6
 
+    /// A check with the first step `step` and the pass mark `relativeTolerance`.
     public init(step: Double = 1e-4, relativeTolerance: Double = 1e-6) {
         self.step = step
         self.relativeTolerance = relativeTolerance

@@ -7,8 +7,8 @@
 ///
 /// The names are the same on both sides, so `reference/torch_parity.py` can rebuild the forward
 /// in PyTorch, run autograd, and compare tensor by tensor.
-public enum GradientExport {
-    public static func make<Model: LanguageModel>(
+package enum GradientExport {
+    package static func make<Model: LanguageModel>(
         _ type: Model.Type, config: Model.Configuration, parameters: ParameterTable<Float>, batch: Batch,
         vocabulary: Vocabulary, seed: UInt64
     ) throws -> SafeTensors {

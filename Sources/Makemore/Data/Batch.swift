@@ -6,8 +6,10 @@ public struct Batch: Sendable {
     /// `[count]` target indices.
     public var targets: [Int32]
 
+    /// Number of examples.
     public var count: Int { targets.count }
 
+    /// A batch of `count` examples, every index 0, to fill with `refill(from:using:)`.
     public init(count: Int, blockSize: Int) {
         contexts = [Int32](repeating: 0, count: count * blockSize)
         targets = [Int32](repeating: 0, count: count)

@@ -8,6 +8,7 @@ import Foundation
 /// where each word starts; a context is built when it is read. So memory grows with the
 /// characters, not with examples × context length, and a word-reading model finds its words here.
 public struct Dataset: Sendable {
+    /// Characters of context in each example.
     public let blockSize: Int
     /// Every word's character indices followed by the terminator 0, word after word: example
     /// `i`'s target is `characters[i]`.
@@ -21,6 +22,8 @@ public struct Dataset: Sendable {
     /// Number of words.
     public var wordCount: Int { wordStarts.count - 1 }
 
+    /// The examples of `words` with contexts of `blockSize` characters; throws if a word has a
+    /// character that `vocabulary` lacks.
     public init(words: [String], vocabulary: Vocabulary, blockSize: Int) throws {
         precondition(blockSize >= 1)
         var characters: [Int32] = []
@@ -38,7 +41,7 @@ public struct Dataset: Sendable {
     }
 
     /// The word that holds example `example` (a binary search of `wordStarts`).
-    public func word(of example: Int) -> Int {
+    func word(of example: Int) -> Int {
         var low = 0, high = wordStarts.count - 1  // wordStarts[low] <= example < wordStarts[high]
         while high - low > 1 {
             let middle = (low + high) / 2
@@ -50,7 +53,7 @@ public struct Dataset: Sendable {
     /// Writes example `example`'s context (`blockSize` indices) to `context`; returns its target.
     /// `start` is where its word starts (`wordStarts[word(of: example)]`), if known.
     @inline(__always)
-    public func example(_ example: Int, context: UnsafeMutablePointer<Int32>, wordStart start: Int? = nil) -> Int32 {
+    func example(_ example: Int, context: UnsafeMutablePointer<Int32>, wordStart start: Int? = nil) -> Int32 {
         let start = start ?? wordStarts[word(of: example)]
         characters.withUnsafeBufferPointer { characters in
             for j in 0..<blockSize {
@@ -81,7 +84,7 @@ extension Dataset {
     /// Calls `body` with each run of up to `chunk` consecutive examples: pointers to their
     /// contexts `(n, blockSize)` (built into one buffer, reused) and targets `[n]`, `n`, and the
     /// index of the first.
-    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int, Int) -> Void) {
+    func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int, Int) -> Void) {
         let contexts = UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(1, chunk * blockSize))
         defer { contexts.deallocate() }
         characters.withUnsafeBufferPointer { characters in
@@ -99,14 +102,14 @@ extension Dataset {
     }
 
     /// `forEachChunk` without the index of the first example.
-    public func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) {
+    func forEachChunk(of chunk: Int, _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) {
         forEachChunk(of: chunk) { contexts, targets, n, _ in body(contexts, targets, n) }
     }
 
     /// The mean over every example of the losses that `losses` returns for each chunk of up to
     /// `chunk` examples (`[n]`, one per example): each chunk's mean in `T`, weighted by its size
     /// in Double. NaN for an empty data set.
-    public func meanLoss<T: Scalar>(
+    func meanLoss<T: Scalar>(
         chunk: Int, _ losses: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Tensor<T>
     ) -> Double {
         guard count > 0 else { return .nan }
@@ -122,7 +125,7 @@ extension Dataset {
 
     /// The context window after `word` (character indices, no start token): its last
     /// `context.count` characters, `.`-padded at the start, as `Dataset` builds its examples.
-    public static func window(after word: [Int32], into context: inout [Int32]) {
+    static func window(after word: [Int32], into context: inout [Int32]) {
         let b = context.count
         for j in 0..<b {
             let i = word.count - b + j
@@ -134,14 +137,18 @@ extension Dataset {
 /// The lecture's three splits: the words shuffled as Python's `random.seed(42);
 /// random.shuffle(words)` does, then cut at `int(0.8 n)` and `int(0.9 n)`.
 public struct Splits: Sendable {
+    /// The characters of the examples: built from the words, or a checkpoint's.
     public let vocabulary: Vocabulary
     /// The words in shuffled order.
     public let shuffledWords: [String]
+    /// The first 80% of the shuffled words: what training draws its batches from.
     public let train: Dataset
+    /// The next 10%: the dev (validation, the lecture's `val`) split, evaluated during training.
     public let dev: Dataset
+    /// The last 10%: the test split, evaluated once at the end.
     public let test: Dataset
 
-    public static let shuffleSeed: UInt64 = 42
+    static let shuffleSeed: UInt64 = 42
 
     /// Splits `words` with a vocabulary built from them.
     public init(words: WordList, blockSize: Int) throws {
@@ -168,11 +175,11 @@ public struct Splits: Sendable {
     }
 
     /// The fewest words whose 80/10/10 split leaves no split empty, for every count from here on.
-    public static let minimumWords = 10
+    static let minimumWords = 10
 
     /// The words shuffled as Python's `random.seed(42); random.shuffle(words)` and cut at
     /// `int(0.8 n)` and `int(0.9 n)`.
-    public static func partition(_ words: [String]) -> (train: [String], dev: [String], test: [String]) {
+    package static func partition(_ words: [String]) -> (train: [String], dev: [String], test: [String]) {
         var shuffled = words
         var random = PythonRandom(seed: shuffleSeed)
         random.shuffle(&shuffled)
@@ -182,5 +189,5 @@ public struct Splits: Sendable {
     }
 
     /// `train / dev / test` example counts, as printed with the configuration.
-    public var sizeSummary: String { "\(train.count) / \(dev.count) / \(test.count)" }
+    package var sizeSummary: String { "\(train.count) / \(dev.count) / \(test.count)" }
 }

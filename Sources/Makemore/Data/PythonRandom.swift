@@ -4,13 +4,13 @@
 ///
 /// With it, `shuffle(&words)` after `init(seed: 42)` puts the words in the same order as
 /// the lecture's `random.seed(42); random.shuffle(words)`, so the splits are the same.
-public struct PythonRandom: Sendable {
+struct PythonRandom: Sendable {
     private var state = [UInt32](repeating: 0, count: 624)
     private var index = 624
 
     /// `random.seed(seed)` for a non-negative integer: `init_by_array` with the 32-bit words of
     /// the integer, least significant first (CPython seeds with `abs(seed)`).
-    public init(seed: UInt64) {
+    init(seed: UInt64) {
         var key: [UInt32] = []
         var rest = seed
         repeat {
@@ -47,7 +47,7 @@ public struct PythonRandom: Sendable {
     }
 
     /// The next 32 random bits: `genrand_uint32`.
-    public mutating func next32() -> UInt32 {
+    mutating func next32() -> UInt32 {
         if index >= 624 { twist() }
         var y = state[index]
         index += 1
@@ -67,13 +67,13 @@ public struct PythonRandom: Sendable {
     }
 
     /// `random.getrandbits(k)` for `1 <= k <= 32`.
-    public mutating func randomBits(_ k: Int) -> UInt32 {
+    mutating func randomBits(_ k: Int) -> UInt32 {
         precondition(1 <= k && k <= 32)
         return next32() >> (32 - UInt32(k))
     }
 
     /// `random._randbelow(n)`: a uniform integer in `0..<n` by rejection sampling of `n.bit_length()` bits.
-    public mutating func randomBelow(_ n: Int) -> Int {
+    mutating func randomBelow(_ n: Int) -> Int {
         precondition(n > 0 && n <= Int(UInt32.max))
         let k = Int.bitWidth - n.leadingZeroBitCount
         var r = Int(randomBits(k))
@@ -82,7 +82,7 @@ public struct PythonRandom: Sendable {
     }
 
     /// `random.shuffle(x)`.
-    public mutating func shuffle<Element>(_ elements: inout [Element]) {
+    mutating func shuffle<Element>(_ elements: inout [Element]) {
         var i = elements.count - 1
         while i >= 1 {
             let j = randomBelow(i + 1)

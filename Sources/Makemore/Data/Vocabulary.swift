@@ -4,6 +4,7 @@
 /// This is Python's `sorted(set(''.join(words)))` with `stoi['.'] = 0`, so a list with accented
 /// or other non-ASCII names gets the same numbering as the Python reference.
 public struct Vocabulary: Sendable, Equatable {
+    /// `.`, index 0: the token before a word's first character and after its last.
     public static let terminator: Unicode.Scalar = "."
 
     /// The characters in index order; `characters[0]` is `.`.
@@ -12,6 +13,7 @@ public struct Vocabulary: Sendable, Equatable {
     /// `indices` of the ASCII characters, -1 where absent: the fast path of `append`.
     private let asciiIndices: [Int32]
 
+    /// The vocabulary of every character that occurs in `words`, plus `.`.
     public init(words: [String]) {
         var ascii = [Bool](repeating: false, count: 128)
         var others = Set<Unicode.Scalar>()
@@ -41,6 +43,7 @@ public struct Vocabulary: Sendable, Equatable {
         self.init(characters: characters)
     }
 
+    /// Number of characters, `.` included: the model's `vocabularySize`.
     public var count: Int { characters.count }
 
     /// The characters in index order as one string, starting with `.`.
@@ -59,7 +62,7 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Appends the indices of `word`'s characters to `indices` (what `encode` returns, without a
     /// new array per word: a data set encodes millions of words). ASCII goes through a table.
-    public func append(_ word: String, to indices: inout [Int32]) throws {
+    func append(_ word: String, to indices: inout [Int32]) throws {
         let start = indices.count
         for byte in word.utf8 {
             guard byte < 128, asciiIndices[Int(byte)] >= 0 else {
@@ -71,6 +74,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
     }
 
+    /// The word spelled by `indices` (each must be below `count`).
     public func decode(_ indices: [Int32]) -> String {
         String(String.UnicodeScalarView(indices.map { characters[Int($0)] }))
     }

@@ -5,10 +5,13 @@ import Foundation
 /// Surrounding whitespace (including a Windows `\r`) is trimmed and empty lines are skipped.
 /// A word may not contain `.`, the start/end token.
 public struct WordList: Sendable, Equatable {
+    /// The words, in the order of the file.
     public var words: [String]
     /// Where the words came from, for messages.
     public var source: String
 
+    /// The list of `words`; throws if it is empty or a word contains `.`. `source` names the list
+    /// in messages.
     public init(words: [String], source: String = "words") throws {
         self.words = words
         self.source = source

@@ -9,19 +9,25 @@ import Foundation
 /// training state. A file written before models had names (`format` `makemore-mlp`, no `model`)
 /// is an MLP's.
 public struct Checkpoint {
+    /// The trained model (`MLP<Float>`, `WaveNet<Float>`, ...), with its parameters and running
+    /// statistics.
     public var model: any LanguageModel
+    /// The characters the model was trained on, in index order.
     public var vocabulary: Vocabulary
+    /// The run's options (steps, batch size, learning rate and its decay, seed).
     public var options: TrainingOptions
     /// Steps completed.
     public var step: Int
     /// True once training finished (and the model's finishing step ran).
     public var finished: Bool
+    /// The generator's state after `step` steps: the batches a resumed run draws next.
     public var generator: SeededGenerator
     /// The data file trained on, or nil for the bundled names.
     public var dataPath: String?
     /// What a reader should know about the file (a missing checksum), one line each.
     public var notes: [String] = []
 
+    /// A checkpoint of `model` after `step` steps of a run with `options`; `write(to:)` saves it.
     public init(
         model: any LanguageModel, vocabulary: Vocabulary, options: TrainingOptions, step: Int, finished: Bool,
         generator: SeededGenerator, dataPath: String?
@@ -35,11 +41,11 @@ public struct Checkpoint {
         self.dataPath = dataPath
     }
 
-    public static let format = "makemore"
+    static let format = "makemore"
     /// The format of checkpoints written before models had names: an MLP's.
-    public static let legacyFormat = "makemore-mlp"
+    static let legacyFormat = "makemore-mlp"
 
-    public func safeTensors() throws -> SafeTensors {
+    func safeTensors() throws -> SafeTensors {
         var metadata = [
             "step": "\(step)",
             "finished": "\(finished)",
@@ -58,7 +64,7 @@ public struct Checkpoint {
     }
 
     /// The metadata key of the CRC-32C of the tensor data (see `CRC32C`), eight hex digits.
-    public static let checksumKey = "data_crc32c"
+    static let checksumKey = "data_crc32c"
 
     static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
@@ -70,6 +76,8 @@ public struct Checkpoint {
         try safeTensors().write(to: url)
     }
 
+    /// Reads the checkpoint at `url` (a run directory's `model.safetensors`), validating the file
+    /// and its checksum; throws a `MakemoreError` that names the file and what is wrong.
     public init(contentsOf url: URL) throws {
         let file = try SafeTensors(contentsOf: url)  // its errors name the file already
         do {
@@ -79,7 +87,7 @@ public struct Checkpoint {
         }
     }
 
-    public init(_ file: SafeTensors) throws {
+    package init(_ file: SafeTensors) throws {
         let metadata = file.metadata
         guard metadata["format"] == Checkpoint.format || metadata["format"] == Checkpoint.legacyFormat else {
             throw MakemoreError(
@@ -188,7 +196,8 @@ extension SafeTensors {
 }
 
 extension Trainer {
-    /// A run resumed from a checkpoint and the log written with it.
+    /// A run resumed from a checkpoint and the log written with it (pass `TrainingLog()` to
+    /// keep no earlier steps); `options` may give more steps than the checkpoint's.
     public convenience init(resuming checkpoint: Checkpoint, options: TrainingOptions, splits: Splits, log: TrainingLog) throws {
         try options.validate()
         try checkpoint.model.config.checkMemory(batchSize: options.batchSize)

@@ -5,7 +5,7 @@
 /// (iSCSI) and the TFRecord files that TensorBoard reads. Why a CRC and not SHA-256: the data is
 /// protected against damage (flipped bits, torn or truncated writes), not against tampering, and
 /// a CRC detects every burst of up to 32 flipped bits, at a fraction of the cost.
-public enum CRC32C {
+enum CRC32C {
     private static let table: [UInt32] = (0..<256).map { byte in
         var crc = UInt32(byte)
         for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
@@ -13,7 +13,7 @@ public enum CRC32C {
     }
 
     /// The CRC-32C of `bytes`, continuing from `crc` (the checksum of the bytes before them).
-    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var crc = ~crc
         table.withUnsafeBufferPointer { table in
             for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
@@ -22,7 +22,7 @@ public enum CRC32C {
     }
 
     /// The CRC-32C of `bytes`.
-    public static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+    static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, continuing: crc) }
     }
 }
@@ -30,7 +30,7 @@ public enum CRC32C {
 extension SafeTensors {
     /// The CRC-32C of the data section: every tensor's bytes, in the order of `names` (the order
     /// of the data, for a file read or built).
-    public var dataChecksum: UInt32 {
+    var dataChecksum: UInt32 {
         names.reduce(0) { crc, name in CRC32C.checksum(entries[name]!.bytes, continuing: crc) }
     }
 }

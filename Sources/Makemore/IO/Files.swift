@@ -32,7 +32,7 @@ func readFile(_ url: URL) -> Result<Data, FileReadProblem> {
 ///
 /// The temporary file is flushed to disk (`fsync`) before the rename, and the directory after it,
 /// so the new contents survive a power loss once this returns. On failure the temporary file is removed.
-public func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
+func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
     guard url.isFileURL else {
         throw MakemoreError("cannot write '\(url.absoluteString)': not a file URL")
     }

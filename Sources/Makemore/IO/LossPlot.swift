@@ -17,12 +17,12 @@ import Foundation
 /// `<polyline>`), `dev` (one `<circle>` per dev point), `xtick` / `ytick` (tick labels),
 /// `xlabel` / `ylabel`, `title`, `legend`, `empty`. The legend's markers are a `<line>` and a
 /// rounded `<rect>`, so the only `<polyline>` and `<circle>` elements are data.
-public struct LossPlot: Sendable {
-    public var title: String
-    public var width: Int = 800
-    public var height: Int = 450
+struct LossPlot: Sendable {
+    var title: String
+    var width: Int = 800
+    var height: Int = 450
 
-    public init(title: String, width: Int = 800, height: Int = 450) {
+    init(title: String, width: Int = 800, height: Int = 450) {
         self.title = title
         self.width = width
         self.height = height
@@ -30,7 +30,7 @@ public struct LossPlot: Sendable {
 
     /// `training[i]` is the loss of step `firstStep + i` (steps numbered from 1 unless told otherwise).
     /// `dev` holds (step, loss) pairs. `window` nil = choose so that about 200 points are drawn (at least 1).
-    public func svg(
+    func svg(
         training: [Float], firstStep: Int = 1, dev: [(step: Int, loss: Double)], window: Int? = nil
     ) -> String {
         func fmt(_ value: Double) -> String { Self.fmt(value) }

@@ -2,13 +2,13 @@ import Foundation
 
 /// The files of a training run: `model.safetensors`, `log.csv`, `loss.svg`, `samples.txt`.
 /// Every file is written atomically.
-public struct RunDirectory {
-    public static let modelFile = "model.safetensors"
-    public static let logFile = "log.csv"
-    public static let plotFile = "loss.svg"
-    public static let samplesFile = "samples.txt"
+package struct RunDirectory {
+    package static let modelFile = "model.safetensors"
+    package static let logFile = "log.csv"
+    package static let plotFile = "loss.svg"
+    package static let samplesFile = "samples.txt"
 
-    public let url: URL
+    package let url: URL
     /// The log as last written, so that each save formats only the rows added since.
     private let logBytes = LogBytes()
 
@@ -19,7 +19,7 @@ public struct RunDirectory {
     }
 
     /// The run directory at `path`, created if needed.
-    public init(path: String) throws {
+    package init(path: String) throws {
         url = URL(fileURLWithPath: path, isDirectory: true)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
@@ -39,7 +39,7 @@ public struct RunDirectory {
     /// Takes the run directory for one writer: an advisory lock (`flock`) on `.lock` in it, held
     /// until `RunLock.release` or the end of the process. A second writer gets an error naming the
     /// first's process; a lock left by a killed process is gone with it (the kernel drops it).
-    public func lock() throws -> RunLock {
+    package func lock() throws -> RunLock {
         let path = url.appendingPathComponent(".lock").path
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw MakemoreError("cannot create \(path); check the run directory's permissions") }
@@ -59,7 +59,7 @@ public struct RunDirectory {
 
     /// Removes the temporary files that a write killed halfway left in the directory
     /// (`.model.safetensors.<id>.tmp`, ...). Call it holding the lock: no other writer is running.
-    public func removeStaleTemporaryFiles() {
+    package func removeStaleTemporaryFiles() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         let files = [RunDirectory.modelFile, RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
         for name in names where name.hasSuffix(".tmp") && files.contains(where: { name.hasPrefix(".\($0).") }) {
@@ -68,18 +68,18 @@ public struct RunDirectory {
     }
 
     /// The model file of the run directory at `path`, which need not exist yet.
-    public static func model(in path: String) -> URL {
+    package static func model(in path: String) -> URL {
         URL(fileURLWithPath: path).appendingPathComponent(modelFile)
     }
 
-    public var model: URL { url.appendingPathComponent(RunDirectory.modelFile) }
-    public var log: URL { url.appendingPathComponent(RunDirectory.logFile) }
-    public var plot: URL { url.appendingPathComponent(RunDirectory.plotFile) }
-    public var samples: URL { url.appendingPathComponent(RunDirectory.samplesFile) }
+    package var model: URL { url.appendingPathComponent(RunDirectory.modelFile) }
+    package var log: URL { url.appendingPathComponent(RunDirectory.logFile) }
+    var plot: URL { url.appendingPathComponent(RunDirectory.plotFile) }
+    package var samples: URL { url.appendingPathComponent(RunDirectory.samplesFile) }
 
     /// Saves the log first, then the model: a kill between the two leaves a log that runs ahead
     /// of the model, which `readLog` trims on resume.
-    public func save(_ checkpoint: Checkpoint, log: TrainingLog) throws {
+    package func save(_ checkpoint: Checkpoint, log: TrainingLog) throws {
         if log.firstStep != logBytes.firstStep || log.losses.count < logBytes.rows {
             (logBytes.bytes, logBytes.rows, logBytes.firstStep) = ([], 0, log.firstStep)
         }
@@ -90,29 +90,29 @@ public struct RunDirectory {
     }
 
     /// The log of the run, empty if there is none.
-    public func readLog() throws -> TrainingLog {
+    package func readLog() throws -> TrainingLog {
         guard let data = FileManager.default.contents(atPath: log.path) else { return TrainingLog() }
         return try TrainingLog(csv: String(decoding: data, as: UTF8.self), source: log.path)
     }
 
     /// Draws the log's training and dev losses into `loss.svg`.
-    public func writePlot(of log: TrainingLog, title: String) throws {
+    package func writePlot(of log: TrainingLog, title: String) throws {
         try writeText(LossPlot(title: title).svg(training: log.losses, firstStep: log.firstStep, dev: log.devLosses), to: plot)
     }
 
-    public func writeText(_ text: String, to url: URL) throws {
+    package func writeText(_ text: String, to url: URL) throws {
         try writeAtomically(Array(text.utf8), to: url)
     }
 }
 
 /// A run directory taken by this process (see `RunDirectory.lock`).
-public final class RunLock {
+package final class RunLock {
     private var descriptor: Int32
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
     /// Gives the directory back.
-    public func release() {
+    package func release() {
         guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)

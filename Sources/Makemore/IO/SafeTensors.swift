@@ -17,7 +17,7 @@ import Foundation
 // writing of files in general are in Files.swift.
 
 /// The element types this reader and writer understand, spelled as in the safetensors header.
-public enum SafeTensorsDType: String, Sendable, CaseIterable {
+enum SafeTensorsDType: String, Sendable, CaseIterable {
     case f32 = "F32"
     case f64 = "F64"
     case i64 = "I64"
@@ -25,7 +25,7 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case u8 = "U8"
 
     /// The size of one element in bytes.
-    public var byteCount: Int {
+    var byteCount: Int {
         switch self {
         case .f32, .i32: 4
         case .f64, .i64: 8
@@ -42,27 +42,27 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
 ///
 /// Names are Swift strings, so two names that are canonically equivalent Unicode (for example a
 /// precomposed "é" and "e" followed by a combining accent) count as the same name.
-public struct SafeTensors: Sendable {
+package struct SafeTensors: Sendable {
     /// One tensor: its element type, its shape, and its values as little-endian bytes.
-    public struct Entry: Sendable, Equatable {
-        public var dtype: SafeTensorsDType
-        public var shape: [Int]
-        public var bytes: [UInt8]
+    struct Entry: Sendable, Equatable {
+        var dtype: SafeTensorsDType
+        var shape: [Int]
+        var bytes: [UInt8]
     }
 
     /// The tensor names: in insertion order for a set built with `add`, in data-offset order
     /// for a set that was read (which is the same order for files this type wrote).
-    public private(set) var names: [String]
-    public private(set) var entries: [String: Entry]
+    private(set) var names: [String]
+    private(set) var entries: [String: Entry]
     /// Free-form string metadata, stored in the header's `__metadata__` entry.
-    public var metadata: [String: String]
+    var metadata: [String: String]
 
     /// The header key that holds the metadata, and so cannot be a tensor name.
     static let metadataKey = "__metadata__"
     /// The largest header the reader accepts, the same limit as the Python package.
     private static let maximumHeaderLength = 100_000_000
 
-    public init(metadata: [String: String] = [:]) {
+    init(metadata: [String: String] = [:]) {
         self.names = []
         self.entries = [:]
         self.metadata = metadata
@@ -71,19 +71,19 @@ public struct SafeTensors: Sendable {
     // MARK: Adding tensors
 
     /// Adds an F32 tensor; `floats.count` must equal the product of `shape`.
-    public mutating func add(_ name: String, floats: [Float], shape: [Int]) throws {
+    mutating func add(_ name: String, floats: [Float], shape: [Int]) throws {
         try insert(name, dtype: .f32, shape: shape, count: floats.count,
                    bytes: Self.littleEndianBytes(floats.map(\.bitPattern)))
     }
 
     /// Adds an F64 tensor; `doubles.count` must equal the product of `shape`.
-    public mutating func add(_ name: String, doubles: [Double], shape: [Int]) throws {
+    mutating func add(_ name: String, doubles: [Double], shape: [Int]) throws {
         try insert(name, dtype: .f64, shape: shape, count: doubles.count,
                    bytes: Self.littleEndianBytes(doubles.map(\.bitPattern)))
     }
 
     /// Adds an I64 tensor; `int64s.count` must equal the product of `shape`.
-    public mutating func add(_ name: String, int64s: [Int64], shape: [Int]) throws {
+    mutating func add(_ name: String, int64s: [Int64], shape: [Int]) throws {
         try insert(name, dtype: .i64, shape: shape, count: int64s.count, bytes: Self.littleEndianBytes(int64s))
     }
 
@@ -110,19 +110,19 @@ public struct SafeTensors: Sendable {
     // MARK: Taking tensors out
 
     /// The shape and values of the F32 tensor `name`.
-    public func floats(_ name: String) throws -> (shape: [Int], values: [Float]) {
+    func floats(_ name: String) throws -> (shape: [Int], values: [Float]) {
         let entry = try entry(name, dtype: .f32)
         return (entry.shape, Self.decodeLittleEndian(entry.bytes, as: UInt32.self).map(Float.init(bitPattern:)))
     }
 
     /// The shape and values of the F64 tensor `name`.
-    public func doubles(_ name: String) throws -> (shape: [Int], values: [Double]) {
+    func doubles(_ name: String) throws -> (shape: [Int], values: [Double]) {
         let entry = try entry(name, dtype: .f64)
         return (entry.shape, Self.decodeLittleEndian(entry.bytes, as: UInt64.self).map(Double.init(bitPattern:)))
     }
 
     /// The shape and values of the I64 tensor `name`.
-    public func int64s(_ name: String) throws -> (shape: [Int], values: [Int64]) {
+    func int64s(_ name: String) throws -> (shape: [Int], values: [Int64]) {
         let entry = try entry(name, dtype: .i64)
         return (entry.shape, Self.decodeLittleEndian(entry.bytes, as: Int64.self))
     }
@@ -146,7 +146,7 @@ public struct SafeTensors: Sendable {
     /// The whole file: the header length, the header (see `Header.encoded()`: metadata, then
     /// the tensors in insertion order with contiguous offsets, padded so that the data starts at a
     /// multiple of 8 bytes), then the data.
-    public func serialized() -> [UInt8] {
+    func serialized() -> [UInt8] {
         var layouts: [Header.TensorLayout] = []
         var offset = 0
         for name in names {
@@ -166,7 +166,7 @@ public struct SafeTensors: Sendable {
     }
 
     /// Writes `serialized()` to `url` atomically (see `writeAtomically`).
-    public func write(to url: URL) throws {
+    package func write(to url: URL) throws {
         try writeAtomically(serialized(), to: url)
     }
 
@@ -174,7 +174,7 @@ public struct SafeTensors: Sendable {
 
     /// Reads a safetensors file, throwing a `MakemoreError` that names the path when the file
     /// cannot be read or is malformed.
-    public init(contentsOf url: URL) throws {
+    init(contentsOf url: URL) throws {
         let data: Data
         switch readFile(url) {
         case .success(let contents):
@@ -203,7 +203,7 @@ public struct SafeTensors: Sendable {
     ///
     /// Stricter than the Python package in one respect: a name listed twice in the header is an
     /// error here, where Python silently keeps the last one.
-    public init(bytes: [UInt8]) throws {
+    package init(bytes: [UInt8]) throws {
         guard bytes.count >= 8 else {
             throw MakemoreError(
                 "safetensors: file is \(bytes.count) bytes, shorter than the 8-byte header length that starts every safetensors file")

@@ -24,7 +24,7 @@ extension WordList {
         try WordList(contentsOf: bundledNamesURL)
     }
 
-    public static var bundledNamesURL: URL {
+    static var bundledNamesURL: URL {
         Bundle.module.url(forResource: "names", withExtension: "txt")
             ?? URL(fileURLWithPath: "Sources/Makemore/Resources/names.txt")
     }

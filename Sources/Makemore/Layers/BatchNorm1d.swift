@@ -8,16 +8,25 @@
 /// In training the running statistics move towards the batch ones by `momentum`; in evaluation
 /// they take the place of the batch statistics.
 public struct BatchNorm1d<T: Scalar> {
-    /// `(1, features)` each.
+    /// The scale applied to `xhat`, `(1, features)` (the lecture's `bngain`).
     public let gain: Tensor<T>
+    /// The shift added after the scale, `(1, features)` (`bnbias`).
     public let bias: Tensor<T>
+    /// The running mean, `(1, features)` (`bnmean`): used in evaluation, not trained.
     public let runningMean: Tensor<T>
+    /// The running variance, `(1, features)` (`bnvar`): used in evaluation, not trained.
     public let runningVariance: Tensor<T>
+    /// The gradient of the loss with respect to `gain`, `(1, features)`, written by `backward`.
     public let dGain: Tensor<T>
+    /// The gradient of the loss with respect to `bias`, `(1, features)`, written by `backward`.
     public let dBias: Tensor<T>
+    /// Added to the variance before the square root (PyTorch's `eps`, 1e-5 by default).
     public let epsilon: T
+    /// How far the running statistics move towards each batch's:
+    /// `running = (1 - momentum) · running + momentum · batch`.
     public let momentum: T
 
+    /// A layer over these tensors (views into a model's parameter table; nothing is copied).
     public init(
         gain: Tensor<T>, bias: Tensor<T>, runningMean: Tensor<T>, runningVariance: Tensor<T>,
         dGain: Tensor<T>, dBias: Tensor<T>, epsilon: T, momentum: T
@@ -32,6 +41,7 @@ public struct BatchNorm1d<T: Scalar> {
         self.momentum = momentum
     }
 
+    /// Number of features normalised: the columns of the input.
     public var featureCount: Int { gain.count }
 
     /// `gain ~ 1 + gainScale · N(0, 1)`, then `bias ~ biasScale · N(0, 1)` (the lecture's
@@ -149,16 +159,16 @@ public struct BatchNorm1d<T: Scalar> {
     /// The lecture's calibration: running statistics replaced by the statistics of a whole data
     /// set, passed through in chunks. `add` accumulates Σx and Σx² of each feature in Double;
     /// `store` writes the mean and the variance with Bessel's correction.
-    public struct Calibration {
+    struct Calibration {
         private var sum: [Double], sumOfSquares: [Double], count = 0.0
 
-        public init(features: Int) {
+        init(features: Int) {
             sum = [Double](repeating: 0, count: features)
             sumOfSquares = sum
         }
 
         /// Adds the rows of `x (n, features)`.
-        public mutating func add(_ x: Tensor<T>) {
+        mutating func add(_ x: Tensor<T>) {
             let f = sum.count
             for i in 0..<x.rows {
                 for j in 0..<f {
@@ -171,7 +181,7 @@ public struct BatchNorm1d<T: Scalar> {
         }
 
         /// Sets the running statistics of `batchNorm` to the mean and (unbiased) variance of all rows added.
-        public func store(into batchNorm: BatchNorm1d) {
+        func store(into batchNorm: BatchNorm1d) {
             for j in 0..<sum.count {
                 let mean = sum[j] / count
                 batchNorm.runningMean[j] = T(mean)

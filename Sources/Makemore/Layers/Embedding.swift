@@ -3,13 +3,17 @@
 public struct Embedding<T: Scalar> {
     /// `(vocabularySize, embeddingSize)`.
     public let table: Tensor<T>
+    /// The gradient of the loss with respect to `table`, `(vocabularySize, embeddingSize)`:
+    /// `backward` adds into it, so the caller zeroes it first.
     public let dTable: Tensor<T>
 
+    /// A layer over these tensors (views into a model's parameter table; nothing is copied).
     public init(table: Tensor<T>, dTable: Tensor<T>) {
         self.table = table
         self.dTable = dTable
     }
 
+    /// Width of one character's embedding: the columns of `table`.
     public var embeddingSize: Int { table.columns }
 
     /// `C ~ N(0, 1)`, as `torch.randn` and `nn.Embedding` draw it.
@@ -21,6 +25,7 @@ public struct Embedding<T: Scalar> {
     ///
     /// - Parameters:
     ///   - contexts: `(n, blockSize)` character indices.
+    ///   - blockSize: Characters in each context.
     ///   - out: `(n, blockSize * embeddingSize)`.
     public func forward(contexts: UnsafePointer<Int32>, blockSize: Int, into out: Tensor<T>) {
         let e = embeddingSize

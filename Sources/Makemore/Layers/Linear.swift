@@ -8,9 +8,13 @@ public struct Linear<T: Scalar> {
     public let weight: Tensor<T>
     /// `[outputCount]`, or nil.
     public let bias: Tensor<T>?
+    /// The gradient of the loss with respect to `weight`, `(inputCount, outputCount)`, written
+    /// (not added to) by `backward`.
     public let dWeight: Tensor<T>
+    /// The gradient of the loss with respect to `bias`, `[outputCount]`, or nil without a bias.
     public let dBias: Tensor<T>?
 
+    /// A layer over these tensors (views into a model's parameter table; nothing is copied).
     public init(weight: Tensor<T>, bias: Tensor<T>?, dWeight: Tensor<T>, dBias: Tensor<T>?) {
         self.weight = weight
         self.bias = bias
@@ -18,7 +22,9 @@ public struct Linear<T: Scalar> {
         self.dBias = dBias
     }
 
+    /// Features of each input row: the rows of `weight`.
     public var inputCount: Int { weight.rows }
+    /// Features of each output row: the columns of `weight`.
     public var outputCount: Int { weight.columns }
     private var allInputs: Range<Int> { 0..<inputCount }
     private var allOutputs: Range<Int> { 0..<outputCount }
@@ -56,7 +62,7 @@ public struct Linear<T: Scalar> {
     // `(n, outputs.count)`). `MLPFastStep` shares a layer between threads by such slices.
 
     /// Every row of `out (n, outputs.count)`, or its rows `rows`, set to `bias[outputs]`.
-    public func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {
+    func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {
         let source = bias!.pointer + outputs.lowerBound, width = outputs.count
         for i in rows ?? 0..<out.rows {
             let row = out.pointer + i * width
@@ -65,7 +71,7 @@ public struct Linear<T: Scalar> {
     }
 
     /// `out = x @ weight[inputs, outputs]`, or `out += ...` when `accumulate`.
-    public func forward(_ x: Tensor<T>, inputs: Range<Int>, into out: Tensor<T>, outputs: Range<Int>, accumulate: Bool) {
+    func forward(_ x: Tensor<T>, inputs: Range<Int>, into out: Tensor<T>, outputs: Range<Int>, accumulate: Bool) {
         Kernels.matmul(
             x.pointer, weight.pointer + inputs.lowerBound * outputCount + outputs.lowerBound, into: out.pointer,
             m: x.rows, k: inputs.count, n: outputs.count, ldb: outputCount, accumulate: accumulate)
@@ -73,7 +79,7 @@ public struct Linear<T: Scalar> {
 
     /// `dweight[inputs, outputs] = xᵀ @ dOut`, where `x` holds the features `inputs` in its
     /// `columns` (all of them unless given).
-    public func weightGradient(
+    func weightGradient(
         x: Tensor<T>, columns: Range<Int>? = nil, inputs: Range<Int>, dOut: Tensor<T>, outputs: Range<Int>
     ) {
         precondition((columns?.count ?? x.columns) == inputs.count, "x holds \(x.columns) features, not \(inputs)")
@@ -84,7 +90,7 @@ public struct Linear<T: Scalar> {
     }
 
     /// `dbias[outputs] = dOut.sum(0)`.
-    public func biasGradient(dOut: Tensor<T>, outputs: Range<Int>) {
+    func biasGradient(dOut: Tensor<T>, outputs: Range<Int>) {
         let sums = dBias!.pointer + outputs.lowerBound, width = outputs.count
         sums.update(repeating: 0, count: width)
         for i in 0..<dOut.rows {
@@ -94,7 +100,7 @@ public struct Linear<T: Scalar> {
     }
 
     /// `dX = dOut @ weight[inputs, outputs]ᵀ`, or `dX += ...` when `accumulate`.
-    public func inputGradient(
+    func inputGradient(
         dOut: Tensor<T>, outputs: Range<Int>, into dX: Tensor<T>, inputs: Range<Int>, accumulate: Bool
     ) {
         Kernels.matmulTransposedB(
@@ -108,7 +114,7 @@ public struct Linear<T: Scalar> {
     // layer when each thread takes some of its output features.
 
     /// `out[:, columns] = x @ weight[:, columns]` (no bias: for a Linear followed by batch-norm).
-    public func forward(_ x: Tensor<T>, into out: Tensor<T>, columns: Range<Int>) {
+    func forward(_ x: Tensor<T>, into out: Tensor<T>, columns: Range<Int>) {
         precondition(bias == nil, "column-wise forward is for a Linear without bias")
         Kernels.matmul(
             x.pointer, weight.pointer + columns.lowerBound, into: out.pointer + columns.lowerBound,
@@ -116,14 +122,14 @@ public struct Linear<T: Scalar> {
     }
 
     /// `dweight[:, columns] = xᵀ @ dOut[:, columns]`.
-    public func weightGradient(x: Tensor<T>, dOut: Tensor<T>, columns: Range<Int>) {
+    func weightGradient(x: Tensor<T>, dOut: Tensor<T>, columns: Range<Int>) {
         Kernels.matmulTransposedA(
             x.pointer, dOut.pointer + columns.lowerBound, into: dWeight.pointer + columns.lowerBound,
             m: inputCount, k: x.rows, n: columns.count, lda: inputCount, ldb: outputCount, ldc: outputCount, accumulate: false)
     }
 
     /// `dX[:, columns] = dOut @ weight[columns, :]ᵀ`: the gradient of the input features `columns`.
-    public func inputGradient(dOut: Tensor<T>, into dX: Tensor<T>, columns: Range<Int>) {
+    func inputGradient(dOut: Tensor<T>, into dX: Tensor<T>, columns: Range<Int>) {
         Kernels.matmulTransposedB(
             dOut.pointer, weight.pointer + columns.lowerBound * outputCount, into: dX.pointer + columns.lowerBound,
             m: dOut.rows, k: outputCount, n: columns.count, ldb: outputCount, ldc: inputCount)

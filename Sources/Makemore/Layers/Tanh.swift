@@ -1,5 +1,6 @@
 /// `h = tanh(x)`.
 public enum Tanh {
+    /// `out = tanh(x)`, element by element; `x` and `out` have the same shape, `(n, features)`.
     public static func forward<T: Scalar>(_ x: Tensor<T>, into out: Tensor<T>) {
         T.tanh(x.pointer, into: out.pointer, count: x.count)
     }
@@ -13,7 +14,7 @@ public enum Tanh {
     }
 
     /// `forward` on the columns `columns` of `(n, width)` tensors (a fast path's share of a layer).
-    public static func forward<T: Scalar>(_ x: Tensor<T>, into out: Tensor<T>, columns: Range<Int>) {
+    static func forward<T: Scalar>(_ x: Tensor<T>, into out: Tensor<T>, columns: Range<Int>) {
         for i in 0..<x.rows {
             let offset = i * x.columns + columns.lowerBound
             T.tanh(x.pointer + offset, into: out.pointer + offset, count: columns.count)
@@ -21,7 +22,7 @@ public enum Tanh {
     }
 
     /// `backward` on the columns `columns` of `(n, width)` tensors.
-    public static func backward<T: Scalar>(out: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>, columns: Range<Int>) {
+    static func backward<T: Scalar>(out: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>, columns: Range<Int>) {
         for i in 0..<out.rows {
             let offset = i * out.columns + columns.lowerBound
             let h = out.pointer + offset, d = dOut.pointer + offset, dx = dX.pointer + offset

@@ -11,6 +11,7 @@ import Foundation
 /// the trainer calls; a model may give it a fast path (threads, fused update), tested equal to
 /// `forward`, `backward`, `update`.
 public protocol LanguageModel: AnyObject {
+    /// The model's sizes (`MLPConfig`, `WaveNetConfig`).
     associatedtype Configuration: ModelConfiguration
 
     /// The name on the command line (`--model`) and in a checkpoint's metadata.
@@ -20,6 +21,7 @@ public protocol LanguageModel: AnyObject {
     /// The model's training recipe: what `train` runs when not told otherwise.
     static var defaultOptions: TrainingOptions { get }
 
+    /// The model's sizes.
     var config: Configuration { get }
     /// Every tensor of the model, in the layout of `config.parameterSpecs`.
     var parameters: ParameterTable<Float> { get }
@@ -162,16 +164,18 @@ extension ModelConfiguration {
 /// Which of a model's defaults fill in sizes not given: the recipe's for `train`, smaller ones for
 /// the checks (`gradcheck`, `bench`) where the model has them.
 public enum ModelDefaults: Sendable {
+    /// The recipe's sizes, what `train` uses.
     case training
+    /// Smaller sizes for the gradient check and the benchmark, where the model has them.
     case checking
 }
 
 /// The largest sizes any model accepts: far beyond what trains on one machine, small enough that
 /// a parameter count or a buffer size cannot overflow `Int`. (`checkMemory` is the real limit.)
-public enum SizeLimits {
-    public static let width = 1 << 20  // --embed, --hidden
-    public static let block = 1 << 16  // --block
-    public static let layers = 1_000  // --layers
+enum SizeLimits {
+    static let width = 1 << 20  // --embed, --hidden
+    static let block = 1 << 16  // --block
+    static let layers = 1_000  // --layers
 }
 
 /// The sizes of a model as the command line gives them; a model reads those it has.
@@ -190,6 +194,7 @@ public struct ModelSizes: Equatable, Sendable {
     /// after training (`--calibrate`, `--no-calibrate`).
     public var calibrate: Bool?
 
+    /// Sizes with those not given left to the model's defaults (or a checkpoint's).
     public init(
         embed: Int? = nil, hidden: Int? = nil, block: Int? = nil, layers: Int? = nil, momentum: Double? = nil,
         calibrate: Bool? = nil
@@ -203,7 +208,7 @@ public struct ModelSizes: Equatable, Sendable {
     }
 
     /// Throws if a size given here disagrees with `other` (a checkpoint's), naming the option.
-    public func checkAgrees(with other: ModelSizes) throws {
+    package func checkAgrees(with other: ModelSizes) throws {
         let given: [(String, Double?, Double?)] = [
             ("--embed", embed.map(Double.init), other.embed.map(Double.init)),
             ("--hidden", hidden.map(Double.init), other.hidden.map(Double.init)),
@@ -226,18 +231,18 @@ public struct ModelSizes: Equatable, Sendable {
 }
 
 /// The models this tool trains, by name: adding a model adds its line here.
-public enum Models {
-    public static var all: [any LanguageModel.Type] {
+package enum Models {
+    package static var all: [any LanguageModel.Type] {
         [
             MLP<Float>.self,
             WaveNet<Float>.self,
         ]
     }
 
-    public static var names: [String] { all.map { $0.name } }
+    package static var names: [String] { all.map { $0.name } }
 
     /// The model called `name`; throws a message listing the models.
-    public static func named(_ name: String) throws -> any LanguageModel.Type {
+    package static func named(_ name: String) throws -> any LanguageModel.Type {
         guard let model = all.first(where: { $0.name == name }) else {
             throw MakemoreError("unknown model '\(name)'; choose one of: \(names.joined(separator: ", "))")
         }
@@ -249,9 +254,12 @@ public enum Models {
 /// name, and the hand-written backward through all of them: what the gradient check compares
 /// with finite differences, and what `--export` writes for the PyTorch check.
 public protocol GradientPass<T> {
+    /// The scalar type of the pass: `Double` for the gradient check, `Float` for the export.
     associatedtype T: Scalar
 
+    /// The batch the pass ran on.
     var batch: Batch { get }
+    /// The mean loss of the batch, in nats.
     var loss: T { get }
     /// Every parameter used and every intermediate, by name.
     var values: [String: Tensor<T>] { get }

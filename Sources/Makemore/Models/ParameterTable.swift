@@ -1,10 +1,13 @@
 /// A named tensor of a model: the name is what checkpoints and exports call it.
 public struct ParameterSpec: Equatable, Sendable {
+    /// The tensor's name in checkpoints and exports (`C`, `W1`, `bngain1`, ...).
     public var name: String
+    /// The tensor's shape, row-major.
     public var shape: [Int]
     /// False for running statistics, which the optimizer does not touch.
     public var isTrainable: Bool = true
 
+    /// A tensor called `name` of `shape`, trained unless `isTrainable` is false.
     public init(name: String, shape: [Int], isTrainable: Bool = true) {
         self.name = name
         self.shape = shape
@@ -21,16 +24,25 @@ public struct ParameterSpec: Equatable, Sendable {
 /// optimizer, so nothing is kept in step by hand. Trainable parameters come first:
 /// `values[0..<trainableCount]` (the few elements of padding between tensors stay zero).
 public struct ParameterTable<T: Scalar>: @unchecked Sendable {
+    /// One tensor of the table: its spec and where it starts.
     public struct Entry: Sendable {
+        /// The tensor's name, shape and whether it is trained.
         public let spec: ParameterSpec
+        /// Where the tensor starts in `values` (and in `gradients`), in elements.
         public let offset: Int
+        /// The tensor's name.
         public var name: String { spec.name }
+        /// The tensor's shape.
         public var shape: [Int] { spec.shape }
+        /// Elements of the tensor: the product of `shape`.
         public var count: Int { spec.shape.reduce(1, *) }
     }
 
+    /// Every tensor, in the order of the specs the table was made from.
     public let entries: [Entry]
+    /// The one allocation that holds every tensor's elements.
     public let values: TensorStorage<T>
+    /// The gradients, in the same layout as `values`.
     public let gradients: TensorStorage<T>
     /// The end of the trainable tensors, which are stored first: `values[0..<trainableCount]`.
     public let trainableCount: Int
@@ -39,7 +51,7 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
     /// Elements between the starts of consecutive tensors are a multiple of this: each tensor starts
     /// on a 128-byte boundary (for `Float`), like the storage itself. Threads that update different
     /// tensors, or slices of one that start on such a boundary, then never write the same cache line.
-    public static var alignment: Int { 32 }
+    static var alignment: Int { 32 }
 
     /// A zero-filled table for `specs`, which list trainable parameters first.
     public init(specs: [ParameterSpec]) {
@@ -62,20 +74,22 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         self.indexByName = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
     }
 
+    /// The tensors' names, in table order.
     public var names: [String] { entries.map(\.name) }
 
+    /// The tensor called `name`, or nil.
     public func entry(_ name: String) -> Entry? {
         indexByName[name].map { entries[$0] }
     }
 
     /// The views of `storage` (`values` or `gradients`) in the order of the specs, taken one at a
     /// time by a model's typed parameters.
-    public func views(of storage: TensorStorage<T>) -> Views {
+    func views(of storage: TensorStorage<T>) -> Views {
         Views(table: self, storage: storage)
     }
 
     /// Hands out the views of a table's tensors in order; `next(shape)` checks the shape expected.
-    public struct Views {
+    struct Views {
         let table: ParameterTable
         let storage: TensorStorage<T>
         private var index = 0
@@ -86,7 +100,7 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         }
 
         /// The view of the next tensor, which must have `shape`.
-        public mutating func next(_ shape: [Int]) -> Tensor<T> {
+        mutating func next(_ shape: [Int]) -> Tensor<T> {
             precondition(index < table.entries.count, "the table has only \(table.entries.count) tensors")
             let entry = table.entries[index]
             precondition(entry.shape == shape, "tensor \(index) '\(entry.name)' is \(entry.shape), not \(shape)")
@@ -95,7 +109,7 @@ public struct ParameterTable<T: Scalar>: @unchecked Sendable {
         }
 
         /// True when every tensor was handed out.
-        public var isComplete: Bool { index == table.entries.count }
+        var isComplete: Bool { index == table.entries.count }
     }
 
     /// The view of parameter `name` (for files: models use their typed parameters).

@@ -2,8 +2,10 @@
 /// SplitMix64. Its whole state is four words, saved in checkpoints so that a resumed run draws
 /// the same batches as an uninterrupted one.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+    /// The four words of xoshiro256**'s state.
     public private(set) var state: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose state is four SplitMix64 outputs from `seed`.
     public init(seed: UInt64) {
         var x = seed
         func splitMix() -> UInt64 {
@@ -22,8 +24,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         state = (stateWords[0], stateWords[1], stateWords[2], stateWords[3])
     }
 
+    /// `state` as an array, as checkpoints store it.
     public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
 
+    /// The next 64 random bits (xoshiro256**).
     public mutating func next() -> UInt64 {
         let result = rotate(state.1 &* 5, 7) &* 9
         let t = state.1 << 17

@@ -7,9 +7,13 @@ import Foundation
 /// `expf`/`exp` directly rather than going through a slower generic path.
 public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, CustomStringConvertible
 where Self.RawSignificand: FixedWidthInteger {
+    /// `e^x` (`expf` or `exp`).
     static func exp(_ x: Self) -> Self
+    /// The natural logarithm of `x` (`logf` or `log`).
     static func log(_ x: Self) -> Self
+    /// The hyperbolic tangent of `x` (`tanhf` or `tanh`).
     static func tanh(_ x: Self) -> Self
+    /// `x` to the power `y` (`powf` or `pow`).
     static func pow(_ x: Self, _ y: Self) -> Self
 
     /// `out[i] = tanh(x[i])` for `i < count`.

@@ -3,9 +3,13 @@
 /// One allocation, freed with the last view. Parameters of a model live in one of these,
 /// with a named `Tensor` view per parameter (see `ParameterTable`).
 public final class TensorStorage<T>: @unchecked Sendable {
+    /// The first element.
     public let base: UnsafeMutablePointer<T>
+    /// Number of elements.
     public let count: Int
 
+    /// `count` elements, each `value`.
+    ///
     /// Storage starts on a 128-byte boundary (a pair of cache lines, which processors fetch
     /// together), so that parts of a step writing separate tensors never share a line.
     public init(count: Int, repeating value: T) {
@@ -28,9 +32,14 @@ public final class TensorStorage<T>: @unchecked Sendable {
 /// writing through one is seen through the others. `copy()` makes an independent tensor.
 /// Kernels work on `pointer` directly.
 public struct Tensor<T: Scalar>: @unchecked Sendable {
+    /// The sizes of the dimensions, outermost first: `[rows, columns]` for a matrix, `[n]` for a
+    /// vector.
     public let shape: [Int]
+    /// Number of elements: the product of `shape`.
     public let count: Int
+    /// The storage viewed, shared with every other view of it.
     public let storage: TensorStorage<T>
+    /// Where the view starts in `storage`, in elements.
     public let offset: Int
 
     /// A new tensor of `shape`, every element `value`.
@@ -57,6 +66,7 @@ public struct Tensor<T: Scalar>: @unchecked Sendable {
         self.offset = offset
     }
 
+    /// The first element of the view; the others follow in row-major order.
     @inlinable public var pointer: UnsafeMutablePointer<T> { storage.base + offset }
 
     /// Number of rows of a matrix; a vector `[m]` counts as one row.
@@ -64,11 +74,15 @@ public struct Tensor<T: Scalar>: @unchecked Sendable {
     /// Number of columns: the last dimension.
     @inlinable public var columns: Int { shape.last ?? 1 }
 
+    /// The element at `index` in row-major order (the tensor viewed flat); setting writes through
+    /// to the storage.
     @inlinable public subscript(index: Int) -> T {
         get { pointer[index] }
         nonmutating set { pointer[index] = newValue }
     }
 
+    /// The element at `row`, `column` of the tensor viewed as `(rows, columns)`; setting writes
+    /// through to the storage.
     @inlinable public subscript(row: Int, column: Int) -> T {
         get { pointer[row * columns + column] }
         nonmutating set { pointer[row * columns + column] = newValue }

@@ -32,12 +32,19 @@ extension Tensor {
         return result
     }
 
+    /// `a + b`, element by element, broadcasting rows and columns.
     public static func + (a: Tensor, b: Tensor) -> Tensor { elementwise(a, b, +) }
+    /// `a - b`, element by element, broadcasting rows and columns.
     public static func - (a: Tensor, b: Tensor) -> Tensor { elementwise(a, b, -) }
+    /// `a * b`, element by element (not a matrix product), broadcasting rows and columns.
     public static func * (a: Tensor, b: Tensor) -> Tensor { elementwise(a, b, *) }
+    /// `a / b`, element by element, broadcasting rows and columns.
     public static func / (a: Tensor, b: Tensor) -> Tensor { elementwise(a, b, /) }
+    /// Every element of `b` times the scalar `a`.
     public static func * (a: T, b: Tensor) -> Tensor { b.map { a * $0 } }
+    /// The scalar `b` added to every element of `a`.
     public static func + (a: Tensor, b: T) -> Tensor { a.map { $0 + b } }
+    /// Every element negated.
     public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
 
     /// `a += b`, in place, `b` broadcast to the shape of `a`.
@@ -52,9 +59,13 @@ extension Tensor {
         return result
     }
 
+    /// `e^x` of every element, in a new tensor.
     public func exp() -> Tensor { map { T.exp($0) } }
+    /// The natural logarithm of every element, in a new tensor.
     public func log() -> Tensor { map { T.log($0) } }
+    /// `tanh` of every element, in a new tensor.
     public func tanh() -> Tensor { map { T.tanh($0) } }
+    /// Every element raised to `exponent`, in a new tensor.
     public func pow(_ exponent: T) -> Tensor { map { T.pow($0, exponent) } }
 
     /// Sum over the rows, `(r,c) -> (1,c)`: PyTorch's `sum(0, keepdim=True)`.

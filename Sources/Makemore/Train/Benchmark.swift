@@ -2,16 +2,16 @@ import Foundation
 
 /// Times training steps: the model's `trainingStep` on random batches of the training split,
 /// exactly what `Trainer` runs, after untimed warm-up steps.
-public struct Benchmark {
-    public var model: any LanguageModel.Type
-    public var sizes: ModelSizes
-    public var batchSize: Int
-    public var steps: Int
-    public var warmupSteps: Int
-    public var threads: Int
-    public var seed: UInt64 = 2_147_483_647
+package struct Benchmark {
+    package var model: any LanguageModel.Type
+    package var sizes: ModelSizes
+    package var batchSize: Int
+    package var steps: Int
+    package var warmupSteps: Int
+    package var threads: Int
+    package var seed: UInt64 = 2_147_483_647
 
-    public init(model: any LanguageModel.Type, sizes: ModelSizes, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
+    package init(model: any LanguageModel.Type, sizes: ModelSizes, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
         self.model = model
         self.sizes = sizes
         self.batchSize = batchSize
@@ -20,27 +20,27 @@ public struct Benchmark {
         self.threads = threads
     }
 
-    public struct Result: Sendable {
-        public let seconds: Double
-        public let steps: Int
-        public let finalLoss: Float
+    package struct Result: Sendable {
+        package let seconds: Double
+        package let steps: Int
+        package let finalLoss: Float
         /// Floating-point operations of the matrix products of one step (see `LanguageModel.matmulFlops`).
-        public let flopsPerStep: Double
-        public let peakResidentBytes: Int
+        package let flopsPerStep: Double
+        package let peakResidentBytes: Int
         /// Threads the steps actually used.
-        public let threads: Int
+        package let threads: Int
 
-        public var stepsPerSecond: Double { Double(steps) / seconds }
-        public var millisecondsPerStep: Double { seconds * 1000 / Double(steps) }
-        public var gigaflopsPerSecond: Double { flopsPerStep * stepsPerSecond / 1e9 }
+        package var stepsPerSecond: Double { Double(steps) / seconds }
+        package var millisecondsPerStep: Double { seconds * 1000 / Double(steps) }
+        package var gigaflopsPerSecond: Double { flopsPerStep * stepsPerSecond / 1e9 }
     }
 
     /// The model's sizes with the checks' defaults (`ModelDefaults.checking`) filling in the rest.
-    public func configuration(vocabularySize: Int) throws -> any ModelConfiguration {
+    package func configuration(vocabularySize: Int) throws -> any ModelConfiguration {
         try model.configuration(vocabularySize: vocabularySize, sizes: sizes, defaults: .checking)
     }
 
-    public func run(on splits: Splits) throws -> Result {
+    package func run(on splits: Splits) throws -> Result {
         var options = TrainingOptions()
         options.steps = warmupSteps + steps
         options.batchSize = batchSize
@@ -63,7 +63,7 @@ public struct Benchmark {
 
     /// The largest resident set of this process so far: `VmHWM` of /proc/self/status on Linux
     /// (`ru_maxrss` there keeps a parent's peak across fork and exec), `ru_maxrss` elsewhere.
-    public static func peakResidentBytes() -> Int {
+    static func peakResidentBytes() -> Int {
         var usage = rusage()
         #if os(Linux)
             if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

@@ -1,7 +1,9 @@
 /// Draws new words from a trained model, one character at a time, in evaluation mode: the
 /// lecture's sampling loop, with temperature, top-k and a prefix.
 public struct Sampler {
+    /// The model that gives the logits of each next character.
     public let model: any LanguageModel
+    /// The model's vocabulary: character indices to characters.
     public let vocabulary: Vocabulary
     /// Divides the logits: below 1 sharpens the distribution, above 1 flattens it.
     public var temperature: Double = 1
@@ -10,6 +12,8 @@ public struct Sampler {
     /// A word longer than this is cut (a model that never draws `.` would not stop).
     public var maxLength = 100
 
+    /// A sampler of `model`, whose vocabulary must have `model.config.vocabularySize`
+    /// characters; throws unless `temperature` is positive and `topK`, if given, at least 1.
     public init(model: any LanguageModel, vocabulary: Vocabulary, temperature: Double = 1, topK: Int? = nil) throws {
         guard model.config.vocabularySize == vocabulary.count else {
             throw MakemoreError("the vocabulary has \(vocabulary.count) characters but the model \(model.config.vocabularySize)")
@@ -22,7 +26,7 @@ public struct Sampler {
     }
 
     /// Throws unless `temperature` is positive and `topK`, if given, at least 1.
-    public static func validate(temperature: Double, topK: Int?) throws {
+    package static func validate(temperature: Double, topK: Int?) throws {
         guard temperature > 0, temperature.isFinite else { throw MakemoreError("--temperature must be positive, got \(temperature)") }
         if let topK, topK < 1 { throw MakemoreError("--top-k must be at least 1, got \(topK)") }
     }

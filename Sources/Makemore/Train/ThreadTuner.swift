@@ -7,17 +7,17 @@ import Dispatch
 /// core, two threads are slower). The step's result does not depend on its number of threads,
 /// so the choice can be revised at any step: at the start of every period, the tuner runs a few
 /// steps with each candidate, times them, and keeps the fastest until the next period.
-public struct ThreadTuner: Sendable {
+package struct ThreadTuner: Sendable {
     /// The thread counts to choose from.
-    public let candidates: [Int]
+    package let candidates: [Int]
     /// Steps timed with each candidate at the start of a period.
-    public let probeSteps: Int
+    let probeSteps: Int
     /// Steps from one choice to the next.
-    public let period: Int
+    let period: Int
     /// The current choice.
-    public private(set) var choice: Int
+    private(set) var choice: Int
     /// Steps run with each candidate so far, probes included.
-    public private(set) var stepsByCandidate: [Int]
+    package private(set) var stepsByCandidate: [Int]
 
     private var stepInPeriod = 0
     private var probeStart: UInt64 = 0
@@ -26,7 +26,7 @@ public struct ThreadTuner: Sendable {
     /// A tuner that probes each candidate for `probeSteps` steps every `period` steps. A period
     /// too short for that probes each for `period / candidates` steps; a period shorter than one
     /// step per candidate keeps the last candidate without probing.
-    public init(candidates: [Int], probeSteps: Int = 200, period: Int = 10_000) {
+    package init(candidates: [Int], probeSteps: Int = 200, period: Int = 10_000) {
         precondition(!candidates.isEmpty, "a tuner needs a candidate")
         let period = Swift.max(1, period)
         let fits = period >= candidates.count
@@ -40,7 +40,7 @@ public struct ThreadTuner: Sendable {
 
     /// The number of threads for the next step. Call once before each step; `restart` starts a
     /// new period (after an evaluation, say, which would otherwise land inside a probe).
-    public mutating func threadsForNextStep(restart: Bool = false) -> Int {
+    mutating func threadsForNextStep(restart: Bool = false) -> Int {
         if restart { stepInPeriod = 0 }
         let probing = candidates.count * probeSteps
         if candidates.count > 1 && stepInPeriod <= probing && stepInPeriod % probeSteps == 0 {

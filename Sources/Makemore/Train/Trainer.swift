@@ -6,20 +6,26 @@
 /// Its whole state (parameters, running statistics, generator, step) is in `checkpoint`, so a
 /// run resumed from one ends bit for bit where an uninterrupted run would.
 public final class Trainer {
+    /// The model trained, in place: its parameters move with every step.
     public let model: any LanguageModel
+    /// The data: batches come from `splits.train`, the dev loss from `splits.dev`.
     public let splits: Splits
+    /// Steps, batch size, learning rate and its decay, evaluation interval, seed.
     public let options: TrainingOptions
+    /// The data file, recorded in checkpoints (nil: the bundled names, or data not from a file).
     public let dataPath: String?
     /// Steps completed.
     public private(set) var step: Int
+    /// The generator of the batches, after `step` steps.
     public private(set) var generator: SeededGenerator
+    /// The training loss and learning rate of every step, and the dev losses measured.
     public private(set) var log: TrainingLog
     /// Whether to measure the dev loss every `evaluationInterval` steps and at the end
     /// (a benchmark times the steps alone).
-    public var evaluatesDevLoss = true
+    var evaluatesDevLoss = true
     /// When set, chooses the model's number of threads as training goes (see `ThreadTuner`);
     /// otherwise `model.threads` stays as it is.
-    public var threadTuner: ThreadTuner?
+    package var threadTuner: ThreadTuner?
     private var batch: Batch
 
     /// What the trainer tells its caller as it goes.
@@ -30,8 +36,11 @@ public final class Trainer {
         case evaluation(Int, devLoss: Double)
     }
 
+    /// How `train` returned.
     public enum Outcome: Equatable {
+        /// All `options.steps` steps are done.
         case finished
+        /// `shouldStop` asked to stop before the last step; `step` steps are done.
         case stopped
     }
 
@@ -78,6 +87,7 @@ public final class Trainer {
         self.log.reserveCapacity(Swift.max(0, options.steps - step))
     }
 
+    /// Whether all `options.steps` steps are done.
     public var isComplete: Bool { step >= options.steps }
 
     /// Trains until `options.steps` steps are done or `shouldStop` says so (checked before each step).

@@ -3,12 +3,18 @@
 public struct TrainingLog: Equatable, Sendable {
     /// `losses[i]` is the training loss of step `firstStep + i`.
     public private(set) var firstStep = 1
+    /// The training loss of each step (the mean cross-entropy of its batch, in nats).
     public private(set) var losses: [Float] = []
+    /// The learning rate of each step, in the order of `losses`.
     public private(set) var learningRates: [Float] = []
+    /// The dev loss (mean cross-entropy over the dev split, in nats) after the steps where it was
+    /// measured.
     public private(set) var devLosses: [(step: Int, loss: Double)] = []
 
+    /// An empty log: a run that has not taken a step.
     public init() {}
 
+    /// The last step logged (`firstStep - 1` when the log is empty).
     public var lastStep: Int { firstStep + losses.count - 1 }
 
     /// Room for `steps` more steps, so that appending does not allocate during training.
@@ -29,7 +35,7 @@ public struct TrainingLog: Equatable, Sendable {
     }
 
     /// The records of steps up to `step`.
-    public func truncated(toStep step: Int) -> TrainingLog {
+    func truncated(toStep step: Int) -> TrainingLog {
         var result = self
         let keep = Swift.max(0, Swift.min(losses.count, step - firstStep + 1))
         result.losses.removeSubrange(keep...)
@@ -40,7 +46,7 @@ public struct TrainingLog: Equatable, Sendable {
 
     /// `step,lr,train_loss,dev_loss`, one row per step; `dev_loss` is empty where it was not
     /// measured. Built as UTF-8 bytes directly: at 200,000 steps it is a few megabytes.
-    public var csv: [UInt8] {
+    var csv: [UInt8] {
         var bytes: [UInt8] = []
         appendCSV(to: &bytes, rowsAlreadyWritten: 0)
         return bytes
@@ -48,7 +54,7 @@ public struct TrainingLog: Equatable, Sendable {
 
     /// Appends to `bytes` the CSV rows after the first `rowsAlreadyWritten` (and the header, if
     /// `bytes` is empty), so that a log saved again and again is formatted only once.
-    public func appendCSV(to bytes: inout [UInt8], rowsAlreadyWritten: Int) {
+    func appendCSV(to bytes: inout [UInt8], rowsAlreadyWritten: Int) {
         if bytes.isEmpty { bytes += "step,lr,train_loss,dev_loss\n".utf8 }
         bytes.reserveCapacity(bytes.count + (losses.count - rowsAlreadyWritten) * 28)
         var dev = devLosses.lastIndex { $0.step < firstStep + rowsAlreadyWritten }.map { $0 + 1 } ?? 0
@@ -62,7 +68,7 @@ public struct TrainingLog: Equatable, Sendable {
     }
 
     /// Parses what `csv` wrote.
-    public init(csv: String, source: String = "log.csv") throws {
+    init(csv: String, source: String = "log.csv") throws {
         var lines = csv.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.first == "step,lr,train_loss,dev_loss" else {
             throw MakemoreError("\(source): not a training log (the first line should be 'step,lr,train_loss,dev_loss')")

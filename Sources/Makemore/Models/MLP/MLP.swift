@@ -14,15 +14,19 @@
 /// `MLPFastStep` (two threads, the update folded into the backward), which the tests hold equal
 /// to the plain path. Evaluation shares its rows between threads (`Evaluation`).
 public final class MLP<T: Scalar> {
+    /// The sizes: vocabulary, embedding, hidden width, context length, hidden layers.
     public let config: MLPConfig
     /// Every tensor, in the layout of `config.parameterSpecs`.
     public let parameters: ParameterTable<T>
-    /// Typed views of `parameters.values` and of `parameters.gradients`.
+    /// Typed views of `parameters.values`: `p.C`, `p.hidden[i].W`, ... (llm.c's `params`).
     public let p: MLPParameters<T>
+    /// Typed views of `parameters.gradients`, the same layout as `p` (llm.c's `grads`).
     public let dp: MLPParameters<T>
-    /// The layers, over those views.
+    /// The embedding table `C`, `(vocab, embed)`, over `p.C` and `dp.C`.
     public let embedding: Embedding<T>
+    /// The Linear -> BatchNorm1d -> Tanh layers, `config.hiddenLayers` of them, first to last.
     public let hidden: [HiddenLayer]
+    /// The output layer, `(hidden, vocab)` with a bias: hidden activations to logits.
     public let output: Linear<T>
     /// Threads that training steps and evaluation may use together (see `MLPFastStep`; the
     /// evaluation splits the rows). Results do not depend on it, bit for bit.
@@ -30,10 +34,14 @@ public final class MLP<T: Scalar> {
 
     /// One Linear -> BatchNorm1d -> Tanh layer.
     public struct HiddenLayer {
+        /// `hprebn = x @ W + b`: `W (fanIn, hidden)`, `b [hidden]`.
         public let linear: Linear<T>
+        /// `hpreact = gain · (hprebn - mean) / √(var + ε) + bias`, over `hidden` features.
         public let batchNorm: BatchNorm1d<T>
     }
 
+    /// A model over `parameters`, which must have the layout of `config.parameterSpecs` (it is
+    /// shared, not copied: training the model moves those values).
     public init(config: MLPConfig, parameters: ParameterTable<T>) {
         precondition(parameters.entries.map(\.spec) == config.parameterSpecs, "parameters do not match the configuration")
         self.config = config
@@ -132,7 +140,7 @@ public final class MLP<T: Scalar> {
 
     /// `forward` and `backward` as one `MLPFastStep`: the same gradients. Returns the loss.
     @discardableResult
-    public func forwardBackward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
+    func forwardBackward(contexts: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count n: Int) -> T {
         fastStep(rows: n).run(contexts: contexts, targets: targets, learningRate: nil)
     }
 
@@ -282,16 +290,26 @@ public final class MLP<T: Scalar> {
 public struct MLPParameters<T: Scalar> {
     /// One hidden layer's tensors.
     public struct Hidden {
-        public let W: Tensor<T>  // (fanIn, hidden)
-        public let b: Tensor<T>  // [hidden]
-        public let gain, bias: Tensor<T>  // (1, hidden): bngain, bnbias
-        public let runningMean, runningVariance: Tensor<T>  // (1, hidden): bnmean, bnvar (not trained)
+        /// The Linear layer's weight, `(fanIn, hidden)`; `fanIn` is `block · embed` for the first
+        /// layer, `hidden` after it.
+        public let W: Tensor<T>
+        /// The Linear layer's bias, `[hidden]`.
+        public let b: Tensor<T>
+        /// Batch-norm's gain and bias (the lecture's `bngain`, `bnbias`), `(1, hidden)` each.
+        public let gain, bias: Tensor<T>
+        /// Batch-norm's running mean and variance (`bnmean`, `bnvar`), `(1, hidden)` each: not
+        /// trained by gradients, updated by the forward in training mode.
+        public let runningMean, runningVariance: Tensor<T>
     }
 
-    public let C: Tensor<T>  // (vocab, embed)
+    /// The embedding table, `(vocab, embed)`: row `i` is character `i`'s embedding.
+    public let C: Tensor<T>
+    /// The hidden layers' tensors, first to last.
     public let hidden: [Hidden]
-    public let W: Tensor<T>  // (hidden, vocab)
-    public let b: Tensor<T>  // [vocab]
+    /// The output layer's weight, `(hidden, vocab)`.
+    public let W: Tensor<T>
+    /// The output layer's bias, `[vocab]`.
+    public let b: Tensor<T>
 
     /// The views of `storage` (the table's values or gradients).
     init(_ config: MLPConfig, _ table: ParameterTable<T>, _ storage: TensorStorage<T>) {
@@ -313,18 +331,29 @@ public struct MLPParameters<T: Scalar> {
 /// The activations of the plain path for a batch of `rows` examples, and their gradients: what
 /// `forward` keeps for `backward`, allocated once per batch size.
 public final class MLPActivations<T: Scalar> {
+    /// One hidden layer's activations.
     public struct Hidden {
-        public let hprebn, xhat, hpreact, h: Tensor<T>  // (n, hidden)
-        public let dH, dHpreact, dHprebn: Tensor<T>  // (n, hidden)
-        public let inverseStd: Tensor<T>  // [hidden]
+        /// `(n, hidden)` each: the Linear output `hprebn`, the normalised `xhat`, batch-norm's
+        /// output `hpreact` and the layer's output `h = tanh(hpreact)`.
+        public let hprebn, xhat, hpreact, h: Tensor<T>
+        /// `(n, hidden)` each: the gradients of the loss with respect to `h`, `hpreact`, `hprebn`.
+        public let dH, dHpreact, dHprebn: Tensor<T>
+        /// `1 / √(var + ε)` of the batch, `[hidden]`, kept for batch-norm's backward.
+        public let inverseStd: Tensor<T>
         let scratch: Tensor<T>  // (3, hidden)
     }
 
+    /// The batch size `n` these tensors are allocated for.
     public let rows: Int
-    public let embcat, dEmbcat: Tensor<T>  // (n, block·embed)
+    /// The concatenated embeddings `embcat` and their gradient, `(n, block · embed)`.
+    public let embcat, dEmbcat: Tensor<T>
+    /// The hidden layers' activations, first to last.
     public let hidden: [Hidden]
-    public let logits, probs, dLogits: Tensor<T>  // (n, vocab)
-    public let rowLosses: Tensor<T>  // [n]
+    /// `(n, vocab)` each: the logits, their softmax, and the gradient of the mean loss with
+    /// respect to the logits, `(probs - onehot(targets)) / n`.
+    public let logits, probs, dLogits: Tensor<T>
+    /// Each example's loss, `-log probs[i, targets[i]]`, `[n]`.
+    public let rowLosses: Tensor<T>
 
     init(config: MLPConfig, rows n: Int) {
         rows = n

@@ -2,6 +2,7 @@
 /// and an output Linear. The defaults are the seed notebook's: 4,137 parameters on 27 characters
 /// (the lecture's recipe, what `train` uses, has 200 hidden features: 12,297).
 public struct MLPConfig: ModelConfiguration {
+    /// Characters in the vocabulary, `.` included.
     public var vocabularySize: Int
     /// Width of one character's embedding.
     public var embeddingSize: Int = 10
@@ -19,6 +20,7 @@ public struct MLPConfig: ModelConfiguration {
     /// split (the lecture's calibration: done for the MLP).
     public var calibrates: Bool = true
 
+    /// A configuration of these sizes (not validated: `validate()` checks them).
     public init(
         vocabularySize: Int, embeddingSize: Int = 10, hiddenSize: Int = 64, blockSize: Int = 3,
         hiddenLayers: Int = 1, epsilon: Double = 1e-5, momentum: Double = 0.001
@@ -137,30 +139,30 @@ public struct MLPConfig: ModelConfiguration {
 }
 
 /// Reads typed values from a checkpoint's string metadata, with a message naming the key.
-public struct MetadataReader {
-    public let metadata: [String: String]
+struct MetadataReader {
+    let metadata: [String: String]
 
-    public init(_ metadata: [String: String]) { self.metadata = metadata }
+    init(_ metadata: [String: String]) { self.metadata = metadata }
 
-    public func value(_ key: String) throws -> String {
+    func value(_ key: String) throws -> String {
         guard let value = metadata[key] else { throw MakemoreError("metadata lacks '\(key)'") }
         return value
     }
 
-    public func integer(_ key: String) throws -> Int {
+    func integer(_ key: String) throws -> Int {
         let text = try value(key)
         guard let number = Int(text) else { throw MakemoreError("metadata '\(key)' is not an integer: '\(text)'") }
         return number
     }
 
     /// `true` or `false`; `absent` when the key is missing.
-    public func boolean(_ key: String, absent: Bool) throws -> Bool {
+    func boolean(_ key: String, absent: Bool) throws -> Bool {
         guard let text = metadata[key] else { return absent }
         guard let value = Bool(text) else { throw MakemoreError("metadata '\(key)' is not true or false: '\(text)'") }
         return value
     }
 
-    public func real(_ key: String) throws -> Double {
+    func real(_ key: String) throws -> Double {
         let text = try value(key)
         guard let number = Double(text) else { throw MakemoreError("metadata '\(key)' is not a number: '\(text)'") }
         return number

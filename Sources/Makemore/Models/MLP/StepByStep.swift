@@ -5,19 +5,24 @@
 /// Training uses the fused layers of `MLP`; the gradient check holds the two equal, and both
 /// against finite differences.
 public struct StepByStep<T: Scalar>: GradientPass {
+    /// The model's sizes.
     public let config: MLPConfig
+    /// The batch the pass ran on.
     public let batch: Batch
     /// `(batchSize, blockSize)` character indices.
     public var contexts: [Int32] { batch.contexts }
     /// `[batchSize]` target indices.
     public var targets: [Int32] { batch.targets }
+    /// The model's tensors the pass read (not modified by it).
     public let parameters: ParameterTable<T>
     /// Every parameter used and every intermediate, by name.
     public let values: [String: Tensor<T>]
     /// The names of `values` in the order the forward computed them.
     public let order: [String]
+    /// The mean cross-entropy of the batch, in nats.
     public let loss: T
 
+    /// Examples in the batch, `n`.
     public var batchSize: Int { targets.count }
 
     /// Runs the forward pass on one batch, with batch-norm in training mode (the running

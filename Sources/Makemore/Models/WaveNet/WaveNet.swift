@@ -17,25 +17,33 @@
 /// `forward`, `backward` and `update` are the plain path, one thread; evaluation uses the running
 /// statistics (the lecture's, with momentum 0.1; no calibration pass).
 public final class WaveNet<T: Scalar> {
+    /// The sizes: vocabulary, embedding, hidden width, context length (a power of two).
     public let config: WaveNetConfig
     /// Every tensor, in the layout of `config.parameterSpecs`.
     public let parameters: ParameterTable<T>
-    /// Typed views of `parameters.values` and of `parameters.gradients`.
+    /// Typed views of `parameters.values`: `p.C`, `p.levels[i].W`, ... (llm.c's `params`).
     public let p: WaveNetParameters<T>
+    /// Typed views of `parameters.gradients`, the same layout as `p` (llm.c's `grads`).
     public let dp: WaveNetParameters<T>
-    /// The layers, over those views.
+    /// The embedding table `C`, `(vocab, embed)`, over `p.C` and `dp.C`.
     public let embedding: Embedding<T>
+    /// The levels, `config.levels` of them (`log2(blockSize)`), first to last.
     public let levels: [Level]
+    /// The output layer, `(hidden, vocab)` with a bias: the last level's activations to logits.
     public let output: Linear<T>
     /// Threads that training steps may share (see `WaveNetFastStep`); results do not depend on it.
     public var threads = 1
 
     /// One `FlattenConsecutive(2) -> Linear -> BatchNorm1d -> Tanh` level.
     public struct Level {
+        /// `x @ W`, no bias (batch-norm's bias takes its place): `W (2 · width, hidden)`.
         public let linear: Linear<T>
+        /// Batch-norm over the `hidden` features of every row (every example and position).
         public let batchNorm: BatchNorm1d<T>
     }
 
+    /// A model over `parameters`, which must have the layout of `config.parameterSpecs` (it is
+    /// shared, not copied: training the model moves those values).
     public init(config: WaveNetConfig, parameters: ParameterTable<T>) {
         precondition(parameters.entries.map(\.spec) == config.parameterSpecs, "parameters do not match the configuration")
         self.config = config
@@ -221,15 +229,24 @@ public final class WaveNet<T: Scalar> {
 public struct WaveNetParameters<T: Scalar> {
     /// One level's tensors.
     public struct Level {
-        public let W: Tensor<T>  // (fanIn, hidden)
-        public let gain, bias: Tensor<T>  // (1, hidden): bngain, bnbias
-        public let runningMean, runningVariance: Tensor<T>  // (1, hidden): bnmean, bnvar (not trained)
+        /// The Linear layer's weight, `(fanIn, hidden)`: `fanIn` is `2 · embed` for the first
+        /// level, `2 · hidden` after it.
+        public let W: Tensor<T>
+        /// Batch-norm's gain and bias (the lecture's `bngain`, `bnbias`), `(1, hidden)` each.
+        public let gain, bias: Tensor<T>
+        /// Batch-norm's running mean and variance (`bnmean`, `bnvar`), `(1, hidden)` each: not
+        /// trained by gradients, updated by the forward in training mode.
+        public let runningMean, runningVariance: Tensor<T>
     }
 
-    public let C: Tensor<T>  // (vocab, embed)
+    /// The embedding table, `(vocab, embed)`: row `i` is character `i`'s embedding.
+    public let C: Tensor<T>
+    /// The levels' tensors, first to last.
     public let levels: [Level]
-    public let W: Tensor<T>  // (hidden, vocab)
-    public let b: Tensor<T>  // [vocab]
+    /// The output layer's weight, `(hidden, vocab)`.
+    public let W: Tensor<T>
+    /// The output layer's bias, `[vocab]`.
+    public let b: Tensor<T>
 
     /// The views of `storage` (the table's values or gradients).
     init(_ config: WaveNetConfig, _ table: ParameterTable<T>, _ storage: TensorStorage<T>) {
@@ -252,23 +269,35 @@ public struct WaveNetParameters<T: Scalar> {
 /// batch-norm keeps for the backward), each level's as the matrix of its `B·T/2^i` rows. The views
 /// between them (FlattenConsecutive, the embedding's rows by example) are made here, once.
 public final class WaveNetActivations<T: Scalar> {
+    /// One level's activations, `rows = B · T / 2^i` for level `i`.
     public struct Level {
         /// The level's input, `FlattenConsecutive(2)` of the level below (or of `emb`): a view
         /// `(rows, 2·width)`; `dX` the same view of the level below's gradient.
         public let x, dX: Tensor<T>
-        public let hprebn, hpreact, h: Tensor<T>  // (rows, hidden)
-        public let xhat, dH, dHpreact, dHprebn: Tensor<T>  // (rows, hidden), or empty in evaluation
-        public let inverseStd: Tensor<T>  // [hidden]
+        /// `(rows, hidden)` each: the Linear output `hprebn`, batch-norm's output `hpreact`, and
+        /// the level's output `h = tanh(hpreact)`.
+        public let hprebn, hpreact, h: Tensor<T>
+        /// `(rows, hidden)` each, or empty in evaluation: the normalised `xhat` and the gradients
+        /// of the loss with respect to `h`, `hpreact`, `hprebn`.
+        public let xhat, dH, dHpreact, dHprebn: Tensor<T>
+        /// `1 / √(var + ε)` of the batch, `[hidden]`, kept for batch-norm's backward.
+        public let inverseStd: Tensor<T>
         let scratch: Tensor<T>  // (3, hidden)
     }
 
+    /// The batch size `B` these tensors are allocated for.
     public let batch: Int
-    public let emb, dEmb: Tensor<T>  // (B·T, embed): the rows of (B, T, embed)
+    /// The embeddings and their gradient, `(B · T, embed)`: the rows of `(B, T, embed)`.
+    public let emb, dEmb: Tensor<T>
     /// `emb` and `dEmb` as `(B, T·embed)`, as the embedding writes and reads them.
     public let embByExample, dEmbByExample: Tensor<T>
+    /// The levels' activations, first to last.
     public let levels: [Level]
-    public let logits, probs, dLogits: Tensor<T>  // (B, vocab)
-    public let rowLosses: Tensor<T>  // [B]
+    /// `(B, vocab)` each: the logits, their softmax, and the gradient of the mean loss with
+    /// respect to the logits, `(probs - onehot(targets)) / B`.
+    public let logits, probs, dLogits: Tensor<T>
+    /// Each example's loss, `-log probs[i, targets[i]]`, `[B]`.
+    public let rowLosses: Tensor<T>
 
     init(config: WaveNetConfig, batch n: Int, training: Bool) {
         batch = n

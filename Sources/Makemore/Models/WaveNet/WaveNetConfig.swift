@@ -3,6 +3,7 @@
 /// an output Linear. The defaults are the lecture's "scaled up" version: embed 24, hidden 128,
 /// block 8 (three levels), 76,579 parameters on 27 characters.
 public struct WaveNetConfig: ModelConfiguration {
+    /// Characters in the vocabulary, `.` included.
     public var vocabularySize: Int
     /// Width of one character's embedding.
     public var embeddingSize: Int = 24
@@ -18,6 +19,7 @@ public struct WaveNetConfig: ModelConfiguration {
     /// split (the lecture's calibration: not done for the WaveNet, which evaluates with its running statistics).
     public var calibrates: Bool = false
 
+    /// A configuration of these sizes (not validated: `validate()` checks them).
     public init(
         vocabularySize: Int, embeddingSize: Int = 24, hiddenSize: Int = 128, blockSize: Int = 8,
         epsilon: Double = 1e-5, momentum: Double = 0.1
@@ -56,7 +58,7 @@ public struct WaveNetConfig: ModelConfiguration {
 
     /// Rows of level `i`'s activations for a batch of `n`: `n · blockSize / 2^i` (time steps of
     /// all examples; `n` at the last level).
-    public func rows(ofLevel i: Int, batch n: Int) -> Int { n * (blockSize >> i) }
+    func rows(ofLevel i: Int, batch n: Int) -> Int { n * (blockSize >> i) }
 
     /// `C`; per level `W{i}`, `bngain{i}`, `bnbias{i}`; the output `W{L+1}`, `b{L+1}`; then the
     /// running statistics `bnmean{i}`, `bnvar{i}`: the MLP's names, without the levels' biases.

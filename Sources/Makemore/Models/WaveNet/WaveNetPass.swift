@@ -7,12 +7,19 @@
 /// same parameters and batch: the gradient check compares every gradient it writes, parameters
 /// and intermediates, with finite differences of this forward.
 public struct WaveNetPass<T: Scalar>: GradientPass {
+    /// The model's sizes.
     public let config: WaveNetConfig
+    /// The batch the pass ran on.
     public let batch: Batch
+    /// The model's tensors the pass read (not modified by it).
     public let parameters: ParameterTable<T>
+    /// Every parameter used and every level's output, by name.
     public let values: [String: Tensor<T>]
+    /// The mean cross-entropy of the batch, in nats.
     public let loss: T
 
+    /// Runs the whole-tensor forward of the model with `parameters` on `batch` (at least two
+    /// examples, for batch-norm's variance), keeping every intermediate.
     public init(parameters: ParameterTable<T>, config: WaveNetConfig, batch: Batch) throws {
         guard batch.count >= 2 else {
             throw MakemoreError("batch-norm needs a batch of at least 2 examples to compute a variance; got \(batch.count)")
