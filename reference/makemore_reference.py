@@ -22,6 +22,12 @@ Models (the names are those of the safetensors files, `L` is `cfg.layers`):
            -> Linear(W{i}, no bias) -> BatchNorm1d over (batch, time) -> Tanh; output
            Linear(W{L+1}, b{L+1}). For block 8: (B,8) -> (B,8,24) -> (B,4,48) -> (B,4,128) ->
            (B,2,256) -> (B,2,128) -> (B,256) -> (B,128) -> (B,27).
+  transformer  karpathy/makemore's Transformer (class `Transformer` below, its code): wte, wpe;
+           L = `layers` blocks x = x + attn(ln_1(x)), x = x + mlp(ln_2(x)) with causal
+           multi-head attention (`heads`) and a tanh-GELU MLP 4 x embed wide; ln_f; lm_head
+           without bias. Tensors are its state_dict's (`transformer.wte.weight`, ...). It reads
+           whole words: X (B, block) is `0, c1..cn` padded with 0, Y (B, block) is `c1..cn, 0`
+           padded with -1 (ignored by the loss).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from safetensors.torch import save_file
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
-MODELS = ("mlp", "wavenet")
+MODELS = ("mlp", "wavenet", "transformer")
 SPLIT_SEED = 42
 EVAL_CHUNK = 65536  # examples per forward pass when evaluating a whole split, to bound memory
 
@@ -125,6 +131,7 @@ class Config:
     momentum: float | None = None
     batch: int | None = None
     seed: int | None = None
+    heads: int | None = None  # the transformer's
 
     @property
     def vocab_size(self) -> int:
@@ -134,8 +141,11 @@ class Config:
         """The metadata keys of this configuration, as the Swift side writes them."""
         meta = {"model": self.model, "vocab": self.vocab, "embed": str(self.embed), "hidden": str(self.hidden),
                 "block": str(self.block), "eps": repr(self.eps)}
-        if self.model == "mlp":
+        if self.model in ("mlp", "transformer"):
             meta["layers"] = str(self.layers)
+        if self.model == "transformer":
+            del meta["hidden"]
+            meta["heads"] = str(self.heads)
         for key in ("momentum", "batch", "seed"):
             if getattr(self, key) is not None:
                 meta[key] = repr(getattr(self, key))
@@ -164,6 +174,8 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
     meta = meta or {}
     model = model_name(meta)
     int_keys = ["embed", "hidden", "block"] + (["layers"] if model == "mlp" else [])
+    if model == "transformer":
+        int_keys = ["embed", "block", "layers", "heads"]
     int_keys += [k for k in ("batch", "seed") if k in require]
     float_keys = ["eps"] + [k for k in ("momentum",) if k in require]
     missing = [k for k in int_keys + float_keys + ["vocab"] if k not in meta]
@@ -184,6 +196,8 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
             raise InputError(f"metadata {key}={meta[key]!r} is not finite")
     if model == "wavenet":
         values["layers"] = wavenet_levels(values["block"]) or 0  # type: ignore[arg-type]
+    if model == "transformer":
+        values["hidden"] = 4 * values["embed"]  # type: ignore[operator]
     cfg = Config(model=model, vocab=meta["vocab"], **values)  # type: ignore[arg-type]
     problems = config_problems(cfg, meta)
     if problems:
@@ -194,7 +208,7 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
 def config_problems(cfg: Config, meta: dict[str, str]) -> list[str]:
     """What is wrong with a configuration read from metadata (empty if nothing)."""
     problems = []
-    for key in ("embed", "hidden", "block") + (("layers",) if cfg.model == "mlp" else ()):
+    for key in ("embed", "hidden", "block") + (("layers",) if cfg.model in ("mlp", "transformer") else ()):
         if getattr(cfg, key) < 1:
             problems.append(f"metadata {key}={getattr(cfg, key)} must be at least 1")
     if cfg.model == "wavenet" and cfg.block >= 1:
@@ -203,7 +217,11 @@ def config_problems(cfg: Config, meta: dict[str, str]) -> list[str]:
         elif "layers" in meta and meta["layers"] != str(cfg.layers):
             problems.append(f"metadata layers={meta['layers']!r} disagrees with block {cfg.block} "
                             f"(the wavenet has log2(block) = {cfg.layers} levels)")
-    if cfg.batch is not None and cfg.batch < 2:
+    if cfg.model == "transformer" and (cfg.heads or 0) < 1:
+        problems.append(f"metadata heads={cfg.heads} must be at least 1")
+    elif cfg.model == "transformer" and cfg.embed % cfg.heads:  # type: ignore[operator]
+        problems.append(f"metadata embed={cfg.embed} is not a multiple of heads={cfg.heads}")
+    if cfg.batch is not None and cfg.batch < (1 if cfg.model == "transformer" else 2):
         problems.append(f"metadata batch={cfg.batch} must be at least 2 (Bessel's 1/(n-1))")
     if not cfg.vocab.startswith("."):
         problems.append(f"metadata vocab {cfg.vocab!r} does not start with '.'")
@@ -237,6 +255,8 @@ def save_model(path: str | Path, cfg: Config, p: Tensors, extra: dict[str, str] 
 
 def trainable_names(cfg: Config) -> list[str]:
     """Trainable parameters, in the order of the Swift parameter table (and of initialisation)."""
+    if cfg.model == "transformer":
+        return list(transformer_shapes(cfg))
     L, names = cfg.layers, ["C"]
     for i in range(1, L + 1):
         names += [f"W{i}"] + ([f"b{i}"] if cfg.model == "mlp" else []) + [f"bngain{i}", f"bnbias{i}"]
@@ -245,6 +265,8 @@ def trainable_names(cfg: Config) -> list[str]:
 
 def running_names(cfg: Config) -> list[str]:
     """Running batch-norm statistics (not used by the training-mode forward, not trained)."""
+    if cfg.model == "transformer":
+        return []
     return [name for i in range(1, cfg.layers + 1) for name in (f"bnmean{i}", f"bnvar{i}")]
 
 
@@ -257,6 +279,8 @@ def fan_in(cfg: Config, i: int) -> int:
 
 def parameter_shapes(cfg: Config) -> dict[str, list[int]]:
     """Every tensor of the model by name, trainable parameters first, then running statistics."""
+    if cfg.model == "transformer":
+        return transformer_shapes(cfg)
     H, V = cfg.hidden, cfg.vocab_size
     shapes = {"C": [V, cfg.embed]}
     for i in range(1, cfg.layers + 1):
@@ -578,3 +602,121 @@ def matmul_flops(cfg: Config, batch: int) -> float:
         m = batch if cfg.model == "mlp" else batch * (cfg.block >> i)
         flops += 3 * 2 * m * fan_in(cfg, i) * cfg.hidden
     return flops + 3 * 2 * batch * cfg.hidden * cfg.vocab_size
+
+
+# ---------------------------------------------------------------------------------------------
+# The transformer: karpathy/makemore's code (its `Transformer`, `Block`, `CausalSelfAttention`,
+# `NewGELU`), with an optional `record` dict that keeps each layer's output by the Swift side's
+# names, and a mask to gather the positions the Swift side computes (each word's, unpadded).
+
+
+def transformer_shapes(cfg: Config) -> dict[str, list[int]]:
+    """makemore's Transformer state_dict (without the attention's causal-mask buffers)."""
+    C, V = cfg.embed, cfg.vocab_size
+    shapes = {"transformer.wte.weight": [V, C], "transformer.wpe.weight": [cfg.block, C]}
+    for i in range(cfg.layers):
+        h = f"transformer.h.{i}"
+        for name, shape in (("ln_1.weight", [C]), ("ln_1.bias", [C]), ("attn.c_attn.weight", [3 * C, C]),
+                            ("attn.c_attn.bias", [3 * C]), ("attn.c_proj.weight", [C, C]), ("attn.c_proj.bias", [C]),
+                            ("ln_2.weight", [C]), ("ln_2.bias", [C]), ("mlp.c_fc.weight", [4 * C, C]),
+                            ("mlp.c_fc.bias", [4 * C]), ("mlp.c_proj.weight", [C, 4 * C]), ("mlp.c_proj.bias", [C])):
+            shapes[f"{h}.{name}"] = shape
+    shapes["transformer.ln_f.weight"] = shapes["transformer.ln_f.bias"] = [C]
+    shapes["lm_head.weight"] = [V, C]
+    return shapes
+
+
+class NewGELU(torch.nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class CausalSelfAttention(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        assert cfg.embed % cfg.heads == 0
+        self.c_attn = torch.nn.Linear(cfg.embed, 3 * cfg.embed)
+        self.c_proj = torch.nn.Linear(cfg.embed, cfg.embed)
+        self.register_buffer("bias", torch.tril(torch.ones(cfg.block, cfg.block)).view(1, 1, cfg.block, cfg.block))
+        self.n_head = cfg.heads
+        self.n_embd = cfg.embed
+
+    def forward(self, x, record=None, prefix=""):
+        B, T, C = x.size()
+        qkv = self.c_attn(x)
+        q, k, v = qkv.split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = att @ v
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        out = self.c_proj(y)
+        if record is not None:
+            record.update({f"{prefix}.attn.qkv": qkv, f"{prefix}.attn.y": y, f"{prefix}.attn.out": out})
+        return out
+
+
+class Block(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.ln_1 = torch.nn.LayerNorm(cfg.embed, eps=cfg.eps)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln_2 = torch.nn.LayerNorm(cfg.embed, eps=cfg.eps)
+        self.mlp = torch.nn.ModuleDict(dict(c_fc=torch.nn.Linear(cfg.embed, 4 * cfg.embed),
+                                            c_proj=torch.nn.Linear(4 * cfg.embed, cfg.embed), act=NewGELU()))
+
+    def forward(self, x, record=None, prefix=""):
+        m, r = self.mlp, {} if record is None else record
+        ln_1 = r[f"{prefix}.ln_1"] = self.ln_1(x)
+        x = r[f"{prefix}.mid"] = x + self.attn(ln_1, record, prefix)
+        ln_2 = r[f"{prefix}.ln_2"] = self.ln_2(x)
+        fc = r[f"{prefix}.mlp.fc"] = m.c_fc(ln_2)
+        gelu = r[f"{prefix}.mlp.gelu"] = m.act(fc)
+        out = r[f"{prefix}.mlp.out"] = m.c_proj(gelu)
+        x = r[f"{prefix}.out"] = x + out
+        return x
+
+
+class Transformer(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.block_size = cfg.block
+        self.transformer = torch.nn.ModuleDict(dict(
+            wte=torch.nn.Embedding(cfg.vocab_size, cfg.embed),
+            wpe=torch.nn.Embedding(cfg.block, cfg.embed),
+            h=torch.nn.ModuleList([Block(cfg) for _ in range(cfg.layers)]),
+            ln_f=torch.nn.LayerNorm(cfg.embed, eps=cfg.eps),
+        ))
+        self.lm_head = torch.nn.Linear(cfg.embed, cfg.vocab_size, bias=False)
+
+    def forward(self, idx, targets=None, record=None):
+        b, t = idx.size()
+        assert t <= self.block_size, f"Cannot forward sequence of length {t}, block size is only {self.block_size}"
+        r = {} if record is None else record
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device).unsqueeze(0)
+        x = r["emb"] = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, record, f"h.{i}")
+        x = r["ln_f"] = self.transformer.ln_f(x)
+        logits = r["logits"] = self.lm_head(x)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+def transformer_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.float32) -> Transformer:
+    """A `Transformer` holding the file's parameters (state_dict names), in `dtype`."""
+    model = Transformer(cfg)
+    missing, unexpected = model.load_state_dict({n: tensors[n] for n in transformer_shapes(cfg)}, strict=False)
+    assert all(n.endswith(".attn.bias") for n in missing) and not unexpected, (missing, unexpected)
+    return model.to(dtype)
+
+
+def word_mask(Y: torch.Tensor) -> torch.Tensor:
+    """(B, block) bools: the positions each word predicts (targets not -1), which the Swift side
+    packs as rows in this (row-major) order."""
+    return Y != -1

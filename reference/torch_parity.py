@@ -16,6 +16,12 @@ The metadata key `model` says which model (`mlp` when absent):
   wavenet  makemore part 5's hierarchical model, loss F.cross_entropy; rows logits, W{L+1},
            b{L+1}, then for each level h{i}, hpreact{i}, bngain{i}, bnbias{i}, hprebn{i}, W{i};
            then emb and C.
+  transformer  makemore's Transformer (makemore_reference.Transformer), loss F.cross_entropy
+           with ignore_index=-1 over the padded (B, block) words; rows logits, lm_head.weight,
+           ln_f and its parameters, then for each block (last first) its output, the MLP half
+           and the attention half (each layer's output, then its parameters); then emb, wpe,
+           wte. Layer outputs are compared at the positions the Swift side computes (each
+           word's, gathered from the padded tensors in row-major order).
 
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
 missing, if a shape differs, if the metadata disagrees with the tensors, or if its `model` is
@@ -65,6 +71,16 @@ PERTURBED_COPIES = 4  # see float32_estimates
 def gradient_rows(cfg: Config) -> list[str]:
     """The rows of the cmp table, in the lecture's (backward) order."""
     L = cfg.layers
+    if cfg.model == "transformer":
+        rows = ["logits", "lm_head.weight", "ln_f", "transformer.ln_f.weight", "transformer.ln_f.bias"]
+        for i in range(L - 1, -1, -1):
+            h, k = f"transformer.h.{i}", f"h.{i}"
+            rows += [f"{k}.out", f"{k}.mlp.out", f"{h}.mlp.c_proj.weight", f"{h}.mlp.c_proj.bias", f"{k}.mlp.gelu",
+                     f"{k}.mlp.fc", f"{h}.mlp.c_fc.weight", f"{h}.mlp.c_fc.bias", f"{k}.ln_2", f"{h}.ln_2.weight",
+                     f"{h}.ln_2.bias", f"{k}.mid", f"{k}.attn.out", f"{h}.attn.c_proj.weight", f"{h}.attn.c_proj.bias",
+                     f"{k}.attn.y", f"{k}.attn.qkv", f"{h}.attn.c_attn.weight", f"{h}.attn.c_attn.bias", f"{k}.ln_1",
+                     f"{h}.ln_1.weight", f"{h}.ln_1.bias"]
+        return rows + ["emb", "transformer.wpe.weight", "transformer.wte.weight"]
     if cfg.model == "wavenet":
         rows = ["logits", f"W{L + 1}", f"b{L + 1}"]
         for i in range(L, 0, -1):
@@ -84,7 +100,7 @@ def gradient_rows(cfg: Config) -> list[str]:
 
 def fused_rows(cfg: Config) -> list[str]:
     """Rows of the fused backward forms (the mlp's only)."""
-    if cfg.model == "wavenet":
+    if cfg.model in ("wavenet", "transformer"):
         return []
     return ["logits"] + [f"hprebn{i}" for i in range(cfg.layers, 0, -1)]
 
@@ -95,7 +111,8 @@ def fused_rows(cfg: Config) -> list[str]:
 
 def load(path: str) -> tuple[Config, dict[str, torch.Tensor]]:
     meta, tensors = mm.load_safetensors(path)
-    return mm.read_config(meta, require=("momentum", "batch", "seed")), tensors
+    momentum = () if mm.model_name(meta) == "transformer" else ("momentum",)  # no batch norm
+    return mm.read_config(meta, require=momentum + ("batch", "seed")), tensors
 
 
 def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
@@ -103,6 +120,8 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
     expected = {name: (shape, torch.float32) for name, shape in mm.parameter_shapes(cfg).items()}
     expected["Xb"] = ([cfg.batch, cfg.block], torch.int64)
     expected["Yb"] = ([cfg.batch], torch.int64)
+    if cfg.model == "transformer":
+        expected["Yb"] = ([cfg.batch, cfg.block], torch.int64)
     expected["loss"] = ([1], torch.float32)
     required = list(expected)
     grads = [f"grad.{n}" for n in gradient_rows(cfg)] + [f"grad_fused.{n}" for n in fused_rows(cfg)]
@@ -114,8 +133,9 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
         raise InputError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
 
     errors = []
-    if cfg.vocab_size != tensors["C"].shape[0]:
-        errors.append(f"metadata vocab has {cfg.vocab_size} characters but C has {tensors['C'].shape[0]} rows")
+    table = "transformer.wte.weight" if cfg.model == "transformer" else "C"
+    if cfg.vocab_size != tensors[table].shape[0]:
+        errors.append(f"metadata vocab has {cfg.vocab_size} characters but {table} has {tensors[table].shape[0]} rows")
     errors += mm.shape_problems(tensors, expected)
     for name in grads:
         if name in tensors and tensors[name].dtype != torch.float32:
@@ -127,7 +147,8 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
             errors.append(f"{name} is {tensors[name].dtype}, expected torch.float64")
     for name in ("Xb", "Yb"):
         t = tensors[name]
-        if t.numel() and (t.min() < 0 or t.max() >= cfg.vocab_size):
+        lowest = -1 if name == "Yb" and cfg.model == "transformer" else 0  # -1: past a word's end
+        if t.numel() and (t.min() < lowest or t.max() >= cfg.vocab_size):
             errors.append(f"{name} holds indices outside 0..<{cfg.vocab_size}")
     known = set(required) | set(grads) | set(grads64)
     extra = sorted(n for n in tensors if n not in known)
@@ -145,11 +166,12 @@ class Step:
     params: dict[str, torch.Tensor]  # leaves (requires_grad)
     inter: dict[str, torch.Tensor]   # intermediates (retain_grad); note inter["bnvar{i}"] is the batch variance
     loss: torch.Tensor
+    mask: torch.Tensor | None = None  # the transformer's: intermediates' gradients at these positions
 
     def grad(self, name: str) -> torch.Tensor:
         t = self.inter[name] if name in self.inter else self.params[name]
         assert t.grad is not None, name
-        return t.grad
+        return t.grad[self.mask] if self.mask is not None and name in self.inter else t.grad
 
 
 def stepwise_cross_entropy(logits: torch.Tensor, Yb: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -171,6 +193,14 @@ def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch
     """The shared training-mode forward, then the loss (the mlp's cross-entropy step by step as
     in the lecture, the wavenet's F.cross_entropy), then autograd."""
     Xb, Yb = tensors["Xb"], tensors["Yb"]
+    if cfg.model == "transformer":
+        model = mm.transformer_model(cfg, tensors, dtype)
+        t: dict[str, torch.Tensor] = {}
+        _, loss = model(Xb, Yb, record=t)
+        for v in t.values():
+            v.retain_grad()
+        loss.backward()
+        return Step(dict(model.named_parameters()), t, loss, mask=mm.word_mask(Yb))
     p = {name: tensors[name].to(dtype).clone().requires_grad_(True) for name in mm.trainable_names(cfg)}
     t: dict[str, torch.Tensor] = {}
     logits = mm.forward(cfg, p, Xb, training=True, record=t)
@@ -189,6 +219,8 @@ def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor)
     L, eps = cfg.layers, cfg.eps
     p = {k: v.detach() for k, v in step.params.items()}
     t = {k: v.detach() for k, v in step.inter.items()}
+    if cfg.model == "transformer":  # no hand-written backward in PyTorch: autograd twice
+        return {name: step.grad(name) for name in gradient_rows(cfg)}, {}
     if cfg.model == "wavenet":
         return mm.backward(cfg, p, t, Xb, Yb), {}
     n = Xb.shape[0]
@@ -337,7 +369,9 @@ def float32_estimates(cfg: Config, tensors: dict[str, torch.Tensor]) -> dict[str
         for name in gradient_rows(cfg):
             out.setdefault(name, []).extend([step.grad(name), d[name]])
         logits, Yb = step.inter["logits"].detach(), t["Yb"]  # the loss by the other formula
-        ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model == "wavenet" else F.cross_entropy(logits, Yb)
+        if cfg.model == "transformer":
+            logits, Yb = logits[step.mask], Yb[step.mask]
+        ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model != "mlp" else F.cross_entropy(logits, Yb)
         ce = ce.reshape(1)
         out.setdefault("loss", []).extend([step.loss.detach().reshape(1), ce])
         for name in fused_rows(cfg):
@@ -390,6 +424,8 @@ def judge_rounding(cfg: Config, tensors: dict[str, torch.Tensor], rows32: list[R
 def run(path: str, force_float64: bool) -> int:
     cfg, tensors = load(path)
     shape = f"layers {cfg.layers}" if cfg.model == "mlp" else f"levels {cfg.layers}"
+    if cfg.model == "transformer":
+        shape = f"layers {cfg.layers}, heads {cfg.heads}"
     model = "" if cfg.model == "mlp" else f"model {cfg.model}, "
     print(f"{path}: {model}embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, {shape}, "
           f"batch {cfg.batch}, vocab {len(cfg.vocab)}, eps {cfg.eps:g}, seed {cfg.seed}")

@@ -16,8 +16,8 @@ struct GradCheckCommand: ParsableCommand {
 
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Model") var model: ModelOptions
-    @Option(parsing: .unconditional, help: "Examples in the batch (at least 2, for batch-norm's variance).")
-    var batch = 32
+    @Option(parsing: .unconditional, help: "Examples in the batch (words for the transformer; at least 2 for batch-norm's variance; default 32, transformer 4).")
+    var batch: Int?
     @Option(parsing: .unconditional, help: "Seed of the initial values and of the batch.")
     var seed: UInt64 = 2_147_483_647
     @Option(help: ArgumentHelp(
@@ -28,7 +28,7 @@ struct GradCheckCommand: ParsableCommand {
     var exportOnly = false
 
     func validate() throws {
-        if batch < 2 { throw ValidationError("--batch must be at least 2 (batch-norm needs a variance), got \(batch)") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
         if exportOnly && export == nil { throw ValidationError("--export-only needs --export FILE") }
     }
 
@@ -42,18 +42,19 @@ struct GradCheckCommand: ParsableCommand {
         let config = try Model.configuration(vocabularySize: splits.vocabulary.count, sizes: model.sizes(), defaults: .checking)
         // The check holds the model in float32 and in Double, every intermediate of the step-by-step
         // pass, and copies (transposes, perturbed tensors): about eight times what training holds.
-        try config.checkMemory(batchSize: batch, factor: 8)
+        let batchSize = batch ?? Model.gradientCheckBatchSize
+        try config.checkMemory(batchSize: batchSize, factor: 8)
         printConfiguration("makemore gradcheck", [
             ("data", data.describe(words)),
             ("split", describe(splits)),
             ("model", describe(type, config)),
-            ("batch", "\(batch) examples from the training split, seed \(seed)"),
+            ("batch", "\(batchSize) examples from the training split, seed \(seed)"),
         ])
 
         // The values a training run would start from (float32), checked in Double.
         var generator = SeededGenerator(seed: seed)
         let parameters = Model.initialParameters(config, generator: &generator)
-        let batch = Batch(drawingFrom: splits.train, count: self.batch, using: &generator)
+        let batch = Model.TrainingBatch(drawingFrom: splits.train, count: batchSize, using: &generator)
         let pass = try Model.gradientPass(config: config, parameters: parameters.converted(to: Double.self), batch: batch)
         if let export {
             try GradientExport.make(

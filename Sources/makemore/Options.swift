@@ -33,14 +33,16 @@ struct ModelOptions: ParsableArguments {
         discussion: Models.all.map { "\($0.name): \($0.summary)" }.joined(separator: "\n"),
         valueName: "name"))
     var model: String?
-    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24).")
+    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24, transformer 64).")
     var embed: Int?
     @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128).")
     var hidden: Int?
-    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two).")
+    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer 16, more than the longest word).")
     var block: Int?
-    @Option(parsing: .unconditional, help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp only; default 1).")
+    @Option(parsing: .unconditional, help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp; default 1), or of blocks (transformer; default 4).")
     var layers: Int?
+    @Option(parsing: .unconditional, help: "Attention heads of each block (transformer only; default 4; a divisor of --embed).")
+    var heads: Int?
 
     /// The model named by `--model`.
     var type: any LanguageModel.Type {
@@ -49,7 +51,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The sizes given; `momentum` and `calibrate` come from the optimization options.
     func sizes(momentum: Double? = nil, calibrate: Bool? = nil) -> ModelSizes {
-        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum, calibrate: calibrate)
+        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum, calibrate: calibrate, heads: heads)
     }
 
     /// The configuration of the sizes given, the model's `defaults` for the rest.

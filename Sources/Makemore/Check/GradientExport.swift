@@ -9,7 +9,7 @@
 /// in PyTorch, run autograd, and compare tensor by tensor.
 package enum GradientExport {
     package static func make<Model: LanguageModel>(
-        _ type: Model.Type, config: Model.Configuration, parameters: ParameterTable<Float>, batch: Batch,
+        _ type: Model.Type, config: Model.Configuration, parameters: ParameterTable<Float>, batch: Model.TrainingBatch,
         vocabulary: Vocabulary, seed: UInt64
     ) throws -> SafeTensors {
         let pass = try Model.gradientPass(config: config, parameters: parameters, batch: batch)
@@ -17,8 +17,9 @@ package enum GradientExport {
         var file = try SafeTensors(
             format: "makemore-gradcheck", modelName: Model.name, config: config, vocabulary: vocabulary,
             parameters: parameters, metadata: ["batch": "\(batch.count)", "seed": "\(seed)"])
-        try file.add("Xb", int64s: batch.contexts.map(Int64.init), shape: [batch.count, config.blockSize])
-        try file.add("Yb", int64s: batch.targets.map(Int64.init), shape: [batch.count])
+        for (name, values, shape) in batch.exportedTensors {
+            try file.add(name, int64s: values, shape: shape)
+        }
         let gradients = pass.backward()
         for name in pass.gradientOrder {
             try file.add("grad.\(name)", floats: gradients[name]!.array, shape: gradients[name]!.shape)

@@ -13,6 +13,9 @@ import Foundation
 public protocol LanguageModel: AnyObject {
     /// The model's sizes (`MLPConfig`, `WaveNetConfig`).
     associatedtype Configuration: ModelConfiguration
+    /// What one training step reads: context windows (`Batch`) unless the model says otherwise
+    /// (the Transformer reads whole words, `WordBatch`).
+    associatedtype TrainingBatch: Minibatch = Batch
 
     /// The name on the command line (`--model`) and in a checkpoint's metadata.
     static var name: String { get }
@@ -34,14 +37,14 @@ public protocol LanguageModel: AnyObject {
     // MARK: Training
 
     /// The plain forward in training mode on `batch`: the mean loss.
-    func forward(_ batch: Batch) -> Float
+    func forward(_ batch: TrainingBatch) -> Float
     /// The plain backward of the last `forward`: every trainable parameter's gradient is written.
-    func backward(_ batch: Batch)
+    func backward(_ batch: TrainingBatch)
     /// Moves every trainable parameter against its gradient.
     func update(learningRate: Float)
     /// `forward`, `backward`, and `update` unless the loss is not finite (the parameters are then
     /// left as they were); returns the loss. Results equal the plain path's (see each model).
-    func trainingStep(_ batch: Batch, learningRate: Float) -> Float
+    func trainingStep(_ batch: TrainingBatch, learningRate: Float) -> Float
     /// Threads that `trainingStep` and evaluation may share; results do not depend on it.
     var threads: Int { get set }
     /// The most threads that `trainingStep` can use.
@@ -66,12 +69,14 @@ public protocol LanguageModel: AnyObject {
     /// One batch through the model's step-by-step forward, with its hand-written backward, for
     /// the gradient check (in Double) and the PyTorch export (in Float).
     static func gradientPass<T: Scalar>(
-        config: Configuration, parameters: ParameterTable<T>, batch: Batch
+        config: Configuration, parameters: ParameterTable<T>, batch: TrainingBatch
     ) throws -> any GradientPass<T>
+    /// Examples in the batch that `makemore gradcheck` checks unless told (32; fewer where each costs more).
+    static var gradientCheckBatchSize: Int { get }
 }
 
 extension LanguageModel {
-    public func trainingStep(_ batch: Batch, learningRate: Float) -> Float {
+    public func trainingStep(_ batch: TrainingBatch, learningRate: Float) -> Float {
         let loss = forward(batch)
         backward(batch)
         if loss.isFinite { update(learningRate: learningRate) }
@@ -84,6 +89,18 @@ extension LanguageModel {
     }
 
     public var finishingStep: String? { nil }
+    public static var gradientCheckBatchSize: Int { 32 }
+
+    /// A batch of `count` examples of the kind this model trains on, to be refilled: for a caller
+    /// that holds `any LanguageModel` (the trainer).
+    public func makeBatch(count: Int) -> any Minibatch {
+        TrainingBatch(count: count, blockSize: config.blockSize)
+    }
+
+    /// `trainingStep` on a batch from `makeBatch`.
+    public func trainingStep(on batch: any Minibatch, learningRate: Float) -> Float {
+        trainingStep(batch as! TrainingBatch, learningRate: learningRate)
+    }
     public func finishTraining(on train: Dataset) {}
     public static var defaultOptions: TrainingOptions { TrainingOptions() }
 
@@ -149,7 +166,7 @@ extension ModelConfiguration {
     /// The sizes without the parameter count (which may not be computable for absurd sizes).
     var summaryOfSizes: String {
         let s = sizes
-        return [("embed", s.embed), ("hidden", s.hidden), ("block", s.block), ("layers", s.layers)]
+        return [("embed", s.embed), ("hidden", s.hidden), ("block", s.block), ("layers", s.layers), ("heads", s.heads)]
             .compactMap { name, value in value.map { "\(name) \($0)" } }.joined(separator: ", ")
     }
 
@@ -188,6 +205,8 @@ public struct ModelSizes: Equatable, Sendable {
     public var block: Int?
     /// Hidden layers (`--layers`).
     public var layers: Int?
+    /// Attention heads (`--heads`).
+    public var heads: Int?
     /// Batch-norm momentum of the running statistics (`--momentum`).
     public var momentum: Double?
     /// Whether batch-norm's running statistics are replaced by those of the whole training split
@@ -197,7 +216,7 @@ public struct ModelSizes: Equatable, Sendable {
     /// Sizes with those not given left to the model's defaults (or a checkpoint's).
     public init(
         embed: Int? = nil, hidden: Int? = nil, block: Int? = nil, layers: Int? = nil, momentum: Double? = nil,
-        calibrate: Bool? = nil
+        calibrate: Bool? = nil, heads: Int? = nil
     ) {
         self.embed = embed
         self.hidden = hidden
@@ -205,6 +224,7 @@ public struct ModelSizes: Equatable, Sendable {
         self.layers = layers
         self.momentum = momentum
         self.calibrate = calibrate
+        self.heads = heads
     }
 
     /// Throws if a size given here disagrees with `other` (a checkpoint's), naming the option.
@@ -214,6 +234,7 @@ public struct ModelSizes: Equatable, Sendable {
             ("--hidden", hidden.map(Double.init), other.hidden.map(Double.init)),
             ("--block", block.map(Double.init), other.block.map(Double.init)),
             ("--layers", layers.map(Double.init), other.layers.map(Double.init)),
+            ("--heads", heads.map(Double.init), other.heads.map(Double.init)),
             ("--momentum", momentum, other.momentum),
         ]
         for (name, value, actual) in given {
@@ -236,6 +257,7 @@ package enum Models {
         [
             MLP<Float>.self,
             WaveNet<Float>.self,
+            Transformer<Float>.self,
         ]
     }
 
@@ -256,9 +278,10 @@ package enum Models {
 public protocol GradientPass<T> {
     /// The scalar type of the pass: `Double` for the gradient check, `Float` for the export.
     associatedtype T: Scalar
+    associatedtype TrainingBatch: Minibatch
 
     /// The batch the pass ran on.
-    var batch: Batch { get }
+    var batch: TrainingBatch { get }
     /// The mean loss of the batch, in nats.
     var loss: T { get }
     /// Every parameter used and every intermediate, by name.

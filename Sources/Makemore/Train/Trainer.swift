@@ -26,7 +26,7 @@ public final class Trainer {
     /// When set, chooses the model's number of threads as training goes (see `ThreadTuner`);
     /// otherwise `model.threads` stays as it is.
     package var threadTuner: ThreadTuner?
-    private var batch: Batch
+    private var batch: any Minibatch
 
     /// What the trainer tells its caller as it goes.
     public enum Event {
@@ -83,7 +83,7 @@ public final class Trainer {
         self.generator = generator
         self.log = log
         self.dataPath = dataPath
-        self.batch = Batch(count: options.batchSize, blockSize: model.config.blockSize)
+        self.batch = model.makeBatch(count: options.batchSize)
         self.log.reserveCapacity(Swift.max(0, options.steps - step))
     }
 
@@ -103,7 +103,7 @@ public final class Trainer {
             evaluated = false
             batch.refill(from: splits.train, using: &generator)
             let learningRate = options.learningRate(atStep: step)
-            let loss = model.trainingStep(batch, learningRate: Float(learningRate))
+            let loss = model.trainingStep(on: batch, learningRate: Float(learningRate))
             guard loss.isFinite else {
                 throw MakemoreError(
                     "the training loss became \(loss) at step \(step + 1); training stopped and the last checkpoint is kept; "

@@ -1,0 +1,112 @@
+/// Multi-head causal self-attention, the part between makemore's `c_attn` and `c_proj` (the
+/// two projections are `TorchLinear` layers around it), on the packed positions of a `WordBatch`.
+///
+/// `qkv (rows, 3C)` holds each position's query, key and value side by side (`c_attn`'s output,
+/// split as `q, k, v = qkv.split(C, dim=2)`); head `h` owns features `h·hs ..< (h+1)·hs` of each,
+/// `hs = C / heads`. In word `w`, the position `t` attends to its positions `u ≤ t`:
+///
+///     att[t, u] = softmax over u ≤ t of  q_t · k_u / √hs        (the causal mask: u > t is -∞)
+///     y_t       = Σ_{u ≤ t} att[t, u] · v_u                      head h writes y's features h·hs ..< (h+1)·hs
+///
+/// Forward keeps `att`, the probabilities (`heads · T²` numbers per word of `T` positions, at
+/// `attentionOffsets`); the backward needs them and `qkv`, the previous layer's output.
+public struct CausalSelfAttention {
+    /// Heads, and `C`, the width of each of q, k, v and y.
+    public let heads: Int
+    public let width: Int
+
+    public init(heads: Int, width: Int) {
+        precondition(heads >= 1 && width % heads == 0, "width \(width) is not a multiple of \(heads) heads")
+        self.heads = heads
+        self.width = width
+    }
+
+    /// Features per head.
+    public var headSize: Int { width / heads }
+
+    /// `[count + 1]`: where word `w`'s probabilities `(heads, T, T)` start in `att`; the last is its size.
+    public func attentionOffsets(_ batch: WordBatch) -> [Int] {
+        var offsets = [0]
+        for w in 0..<batch.count {
+            let t = batch.positions(ofWord: w).count
+            offsets.append(offsets.last! + heads * t * t)
+        }
+        return offsets
+    }
+
+    /// `y (rows, C)` from `qkv (rows, 3C)`; writes `att` (see `attentionOffsets`; entries `u > t` are 0).
+    public func forward<T: Scalar>(qkv: Tensor<T>, batch: WordBatch, att: Tensor<T>, into y: Tensor<T>) {
+        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot(), offsets = attentionOffsets(batch)
+        for w in 0..<batch.count {
+            let rows = batch.positions(ofWord: w), n = rows.count, s = rows.lowerBound
+            for h in 0..<heads {
+                let a = att.pointer + offsets[w] + h * n * n  // (n, n) for this word and head
+                for t in 0..<n {
+                    let q = qkv.pointer + (s + t) * 3 * c + h * hs, p = a + t * n
+                    // scores, then softmax over u ≤ t (the maximum subtracted first)
+                    var maximum = -T.infinity
+                    for u in 0...t {
+                        let k = qkv.pointer + (s + u) * 3 * c + c + h * hs
+                        var dot: T = 0
+                        for j in 0..<hs { dot += q[j] * k[j] }
+                        p[u] = dot * scale
+                        maximum = Swift.max(maximum, p[u])
+                    }
+                    var sum: T = 0
+                    for u in 0...t {
+                        p[u] = T.exp(p[u] - maximum)
+                        sum += p[u]
+                    }
+                    for u in 0...t { p[u] /= sum }
+                    for u in t + 1..<n { p[u] = 0 }
+                    // y_t = Σu att[t, u] v_u
+                    let out = y.pointer + (s + t) * c + h * hs
+                    for j in 0..<hs { out[j] = 0 }
+                    for u in 0...t {
+                        let v = qkv.pointer + (s + u) * 3 * c + 2 * c + h * hs
+                        for j in 0..<hs { out[j] += p[u] * v[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Given `dY (rows, C)`, adds into `dQKV (rows, 3C)`, for each word, head and position `t`:
+    ///
+    ///     datt[t, u] = dy_t · v_u                     dv_u += att[t, u] · dy_t
+    ///     dscore[u]  = att[t, u] · (datt[t, u] - Σ_w att[t, w] · datt[t, w])      (softmax backward)
+    ///     dq_t      += Σ_u dscore[u] · k_u / √hs      dk_u += dscore[u] · q_t / √hs
+    public func backward<T: Scalar>(qkv: Tensor<T>, batch: WordBatch, att: Tensor<T>, dY: Tensor<T>, dQKV: Tensor<T>) {
+        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot(), offsets = attentionOffsets(batch)
+        var dAtt = [T](repeating: 0, count: batch.blockSize)
+        for w in 0..<batch.count {
+            let rows = batch.positions(ofWord: w), n = rows.count, s = rows.lowerBound
+            for h in 0..<heads {
+                let a = att.pointer + offsets[w] + h * n * n
+                func q(_ t: Int) -> Int { (s + t) * 3 * c + h * hs }  // offsets of q_t, k_t, v_t in qkv
+                func k(_ t: Int) -> Int { q(t) + c }
+                func v(_ t: Int) -> Int { q(t) + 2 * c }
+                for t in 0..<n {
+                    let p = a + t * n, dy = dY.pointer + (s + t) * c + h * hs
+                    var weighted: T = 0  // Σ_w att[t, w] datt[t, w]
+                    for u in 0...t {
+                        var dot: T = 0
+                        for j in 0..<hs {
+                            dot += dy[j] * qkv[v(u) + j]
+                            dQKV[v(u) + j] += p[u] * dy[j]
+                        }
+                        dAtt[u] = dot
+                        weighted += p[u] * dot
+                    }
+                    for u in 0...t {
+                        let dScore = p[u] * (dAtt[u] - weighted) * scale
+                        for j in 0..<hs {
+                            dQKV[q(t) + j] += dScore * qkv[k(u) + j]
+                            dQKV[k(u) + j] += dScore * qkv[q(t) + j]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

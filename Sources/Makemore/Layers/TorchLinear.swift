@@ -1,0 +1,62 @@
+/// PyTorch's `nn.Linear`: `out = x @ weightᵀ + bias`, the weight stored `(outputCount, inputCount)`
+/// as PyTorch stores it (the lecture's `Linear` stores `(inputCount, outputCount)`), so that a
+/// checkpoint's tensors are a PyTorch state_dict's as they are. Without a bias when `bias` is nil.
+///
+/// `x` holds rows (`(n, inputCount)`): the positions of a batch, each transformed alike.
+/// The backward *adds* into `dWeight`, `dBias` and `dX`, as llm.c's: the caller zeroes them once.
+public struct TorchLinear<T: Scalar> {
+    /// `(outputCount, inputCount)`.
+    public let weight: Tensor<T>
+    /// `[outputCount]`, or nil.
+    public let bias: Tensor<T>?
+    public let dWeight: Tensor<T>
+    public let dBias: Tensor<T>?
+
+    public init(weight: Tensor<T>, bias: Tensor<T>?, dWeight: Tensor<T>, dBias: Tensor<T>?) {
+        self.weight = weight
+        self.bias = bias
+        self.dWeight = dWeight
+        self.dBias = dBias
+    }
+
+    public var outputCount: Int { weight.rows }
+    public var inputCount: Int { weight.columns }
+
+    /// PyTorch's default: weight and bias uniform in `±1/√inputCount` (`kaiming_uniform_(a=√5)`
+    /// comes to that bound), drawn in that order.
+    public func initialize(using generator: inout SeededGenerator) {
+        let bound = 1 / Double(inputCount).squareRoot()
+        for tensor in [weight] + (bias.map { [$0] } ?? []) {
+            for i in 0..<tensor.count { tensor[i] = T(bound * (2 * generator.nextUniform() - 1)) }
+        }
+    }
+
+    /// `out (n, outputCount) = x (n, inputCount) @ weightᵀ + bias`.
+    public func forward(_ x: Tensor<T>, into out: Tensor<T>) {
+        let n = x.rows, o = outputCount
+        if let bias {
+            for i in 0..<n { (out.pointer + i * o).update(from: bias.pointer, count: o) }
+        }
+        Kernels.matmulTransposedB(
+            x.pointer, weight.pointer, into: out.pointer, m: n, k: inputCount, n: o, accumulate: bias != nil)
+    }
+
+    /// Given `dOut = dL/dout (n, outputCount)`, adds:
+    ///
+    ///     dweight += dOutᵀ @ x        (outputCount, inputCount): every row met every weight
+    ///     dbias   += dOut.sum(0)      the bias was broadcast over the rows
+    ///     dx      += dOut @ weight    (n, inputCount)
+    ///
+    /// `x` is the forward's input, kept by the caller (it is the previous layer's output).
+    public func backward(x: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>) {
+        let n = x.rows, o = outputCount, i = inputCount
+        Kernels.matmulTransposedA(dOut.pointer, x.pointer, into: dWeight.pointer, m: o, k: n, n: i, accumulate: true)
+        if let dBias {
+            for r in 0..<n {
+                let row = dOut.pointer + r * o
+                for j in 0..<o { dBias[j] += row[j] }
+            }
+        }
+        Kernels.matmul(dOut.pointer, weight.pointer, into: dX.pointer, m: n, k: o, n: i, accumulate: true)
+    }
+}
