@@ -40,6 +40,9 @@ public protocol LanguageModel: AnyObject {
     /// `forward`, `backward`, and `update` unless the loss is not finite (the parameters are then
     /// left as they were); returns the loss. Results equal the plain path's (see each model).
     func trainingStep(_ batch: Batch, learningRate: Float) -> Float
+    /// `forward` and `backward` without the update (the gradients for an optimizer that runs
+    /// after them, AdamW); returns the loss. A model may give it its fast path, equal to the plain one.
+    func forwardBackward(_ batch: Batch) -> Float
     /// Threads that `trainingStep` and evaluation may share; results do not depend on it.
     var threads: Int { get set }
     /// The most threads that `trainingStep` can use.
@@ -76,9 +79,28 @@ extension LanguageModel {
         return loss
     }
 
+    public func forwardBackward(_ batch: Batch) -> Float {
+        let loss = forward(batch)
+        backward(batch)
+        return loss
+    }
+
     /// Plain SGD, the lecture's update: `p -= learningRate · dp` for every trainable element.
     public func update(learningRate: Float) {
         SGD.step(parameters, learningRate: learningRate)
+    }
+
+    /// One training step with `optimizer`, whose state between steps is `state`: SGD is the
+    /// model's own `trainingStep` (a fast path may fold it into the backward); AdamW runs
+    /// `forwardBackward`, then `state.update`. Unless the loss is not finite (the parameters are
+    /// then left as they were); returns the loss.
+    public func trainingStep(
+        _ batch: Batch, optimizer: Optimizer, state: OptimizerState<Float>, learningRate: Double
+    ) -> Float {
+        if optimizer == .sgd { return trainingStep(batch, learningRate: Float(learningRate)) }
+        let loss = forwardBackward(batch)
+        if loss.isFinite { state.update(parameters, with: optimizer, learningRate: learningRate) }
+        return loss
     }
 
     public var finishingStep: String? { nil }

@@ -1,7 +1,7 @@
 /// The training options of a run: the lecture's MLP recipe by default; each model gives its own
 /// recipe (`LanguageModel.defaultOptions`), which is why they sit with the models.
 public struct TrainingOptions: Equatable, Sendable {
-    /// Total number of SGD steps.
+    /// Total number of training steps.
     public var steps = 200_000
     public var batchSize = 32
     public var learningRate: Double = 0.1
@@ -10,6 +10,8 @@ public struct TrainingOptions: Equatable, Sendable {
     /// Evaluate the dev loss and save a checkpoint every this many steps.
     public var evaluationInterval = 10_000
     public var seed: UInt64 = 2_147_483_647
+    /// How each step moves the parameters (the learning rate above, on its schedule, for both).
+    public var optimizer: Optimizer = .sgd
 
     public init() {}
 
@@ -26,5 +28,6 @@ public struct TrainingOptions: Equatable, Sendable {
         if !(learningRate > 0 && learningRate.isFinite) { throw MakemoreError("--lr must be a positive number, got \(learningRate)") }
         if learningRateDecayStep < 0 { throw MakemoreError("--lr-decay-step must be 0 or more, got \(learningRateDecayStep)") }
         if evaluationInterval < 1 { throw MakemoreError("--eval-every must be at least 1, got \(evaluationInterval)") }
+        try optimizer.validate()
     }
 }

@@ -10,6 +10,9 @@ public struct Benchmark {
     public var warmupSteps: Int
     public var threads: Int
     public var seed: UInt64 = 2_147_483_647
+    /// The optimizer of the steps, with its learning rate: SGD at the lecture's 0.1 by default.
+    public var optimizer: Optimizer = .sgd
+    public var learningRate = 0.1
 
     public init(model: any LanguageModel.Type, sizes: ModelSizes, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
         self.model = model
@@ -46,6 +49,8 @@ public struct Benchmark {
         options.batchSize = batchSize
         options.learningRateDecayStep = Int.max
         options.seed = seed
+        options.optimizer = optimizer
+        options.learningRate = learningRate
         let trainer = try Trainer(model: model, sizes: sizes, defaults: .checking, options: options, splits: splits, dataPath: nil)
         trainer.model.threads = threads
         trainer.evaluatesDevLoss = false
