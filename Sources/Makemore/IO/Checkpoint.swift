@@ -168,7 +168,9 @@ public struct Checkpoint {
             best = BestDevLoss(step: try m.integer("best_step"), devLoss: try m.real("best_dev_loss"))
         }
         if metadata["optimizer_step"] != nil {
-            optimizerState = try file.optimizerState(of: model.parameters, step: try m.integer("optimizer_step"))
+            let optimizerStep = try m.integer("optimizer_step")
+            guard optimizerStep <= step else { throw MakemoreError("metadata 'optimizer_step' \(optimizerStep) is past 'step' \(step)") }
+            optimizerState = try file.optimizerState(of: model.parameters, step: optimizerStep)
         }
     }
 }
