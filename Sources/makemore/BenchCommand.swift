@@ -22,6 +22,7 @@ struct BenchCommand: ParsableCommand {
     var warmup = 1_000
     @Option(parsing: .unconditional, help: "Threads that share each step (at most 2 are used).")
     var threads = 1
+    @OptionGroup(title: "Optimization") var optimizer: OptimizerOptions
     @Flag(help: "Print one JSON object on one line.")
     var json = false
 
@@ -36,14 +37,21 @@ struct BenchCommand: ParsableCommand {
         if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if warmup < 0 { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        do {
+            try optimizer.applying(to: TrainingOptions(), learningRateGiven: false).validate()
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() throws {
         let words = try data.load()
         let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .checking)) }
         let type = try model.type
-        let benchmark = Benchmark(
+        var benchmark = Benchmark(
             model: type, sizes: model.sizes(), batchSize: batch, steps: steps, warmupSteps: warmup, threads: threads)
+        let options = try optimizer.applying(to: TrainingOptions(), learningRateGiven: false)
+        (benchmark.optimizer, benchmark.learningRate) = (options.optimizer, options.learningRate)
         let config = try benchmark.configuration(vocabularySize: splits.vocabulary.count)
         if !json {
             printConfiguration("makemore bench", [
@@ -51,6 +59,7 @@ struct BenchCommand: ParsableCommand {
                 ("split", describe(splits)),
                 ("model", describe(type, config)),
                 ("steps", "\(steps) timed after \(warmup) warm-up, batch \(batch), \(threads) thread(s) asked"),
+                ("optimizer", "\(options.optimizer.summary), lr \(options.learningRate)"),
             ])
         }
         let result = try benchmark.run(on: splits)

@@ -24,12 +24,34 @@ struct GradCheckCommand: ParsableCommand {
         "Also write the parameters, batch and every hand-written gradient (float32) to this safetensors file, for reference/torch_parity.py.",
         valueName: "file"))
     var export: String?
-    @Flag(help: "With --export: write the file and skip the finite differences (slow for the larger models at their full size).")
+    @Option(help: ArgumentHelp(
+        "Also run --steps training steps with --optimizer from the same initial values on batches of the training split and write them (initial values, batches, losses, gradients, final values, optimizer state) to this safetensors file, for reference/adamw_parity.py.",
+        valueName: "file"))
+    var exportSteps: String?
+    @Option(parsing: .unconditional, help: "Training steps of --export-steps.")
+    var steps = 10
+    @Option(parsing: .unconditional, help: "Learning rate of --export-steps (default 0.1; 5e-4 with --optimizer adamw).")
+    var lr: Double?
+    @OptionGroup(title: "Optimization (--export-steps)") var optimizer: OptimizerOptions
+    @Flag(help: "With --export or --export-steps: write the files and skip the finite differences (slow for the larger models at their full size).")
     var exportOnly = false
 
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        if exportOnly && export == nil { throw ValidationError("--export-only needs --export FILE") }
+        if exportOnly && export == nil && exportSteps == nil { throw ValidationError("--export-only needs --export FILE or --export-steps FILE") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        do {
+            try trainingOptions().validate()
+        } catch let error as MakemoreError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The optimizer and learning rate of --export-steps (the batch size is the model's to check).
+    func trainingOptions() throws -> TrainingOptions {
+        var options = try optimizer.applying(to: TrainingOptions(), learningRateGiven: lr != nil)
+        if let lr { options.learningRate = lr }
+        return options
     }
 
     func run() throws {
@@ -61,8 +83,18 @@ struct GradCheckCommand: ParsableCommand {
                 type, config: config, parameters: parameters, batch: batch, vocabulary: splits.vocabulary, seed: seed
             ).write(to: URL(fileURLWithPath: export))
             print("wrote \(export): parameters, batch, \(pass.gradientOrder.count) float32 gradients and the model's own")
-            if exportOnly { return }
         }
+        if let exportSteps {
+            // The batches of the steps come after the gradient check's, from the same generator.
+            let batches = (0..<steps).map { _ in Model.TrainingBatch(drawingFrom: splits.train, count: batchSize, using: &generator) }
+            let options = try trainingOptions()
+            try TrainingStepsExport.make(
+                type, config: config, parameters: parameters, batches: batches, optimizer: options.optimizer,
+                learningRate: options.learningRate, vocabulary: splits.vocabulary, seed: seed
+            ).write(to: URL(fileURLWithPath: exportSteps))
+            print("wrote \(exportSteps): \(steps) steps of \(options.optimizer.summary) at lr \(options.learningRate) from the same initial values")
+        }
+        if exportOnly { return }
         let check = GradientCheck()
         print("loss \(pass.loss)")
         print("reference: five-point central differences of the same forward in Double, step from \(check.step) * max(|x|, 0.01), halved until two estimates agree to \(check.agreement)")

@@ -81,9 +81,15 @@ struct CheckpointOptions: ParsableArguments {
     var out = "out"
     @Option(help: ArgumentHelp("A model.safetensors file to use instead of the run directory's.", valueName: "file"))
     var checkpoint: String?
+    @Flag(help: "Use the run directory's best.safetensors (the checkpoint of the lowest dev loss) instead of its last.")
+    var best = false
+
+    func validate() throws {
+        if best && checkpoint != nil { throw ValidationError("--best and --checkpoint exclude each other") }
+    }
 
     var url: URL {
-        checkpoint.map { URL(fileURLWithPath: $0) } ?? RunDirectory.model(in: out)
+        checkpoint.map { URL(fileURLWithPath: $0) } ?? (best ? RunDirectory.best(in: out) : RunDirectory.model(in: out))
     }
 
     func load() throws -> Checkpoint {
@@ -136,4 +142,62 @@ func describe(_ type: any LanguageModel.Type, _ config: any ModelConfiguration) 
 
 func describe(_ splits: Splits) -> String {
     "\(splits.sizeSummary) examples (train / dev / test), \(splits.vocabulary.count) characters"
+}
+
+/// The optimizer and its hyper-parameters. Unset options take the model's recipe (SGD) or, on
+/// --resume, the checkpoint's.
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "sgd (the lecture's) or adamw (makemore's: torch.optim.AdamW, decoupled weight decay) (default sgd).",
+        valueName: "name"))
+    var optimizer: OptimizerName?
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01).")
+    var weightDecay: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("AdamW's beta1,beta2 (default 0.9,0.99).", valueName: "b1,b2"))
+    var betas: Betas?
+    @Option(parsing: .unconditional, help: "AdamW's epsilon (default 1e-08).")
+    var adamEps: Double?
+
+    enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
+        case sgd
+        case adamw
+    }
+
+    struct Betas: ExpressibleByArgument {
+        var first: Double
+        var second: Double
+
+        init?(argument: String) {
+            let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let first = parts[0], let second = parts[1] else { return nil }
+            (self.first, self.second) = (first, second)
+        }
+    }
+
+    /// `base` (the recipe's or the checkpoint's) with the options given; the learning rate
+    /// becomes AdamW's default (5e-4, makemore's) when AdamW replaces SGD and `learningRateGiven` is false.
+    func applying(to base: TrainingOptions, learningRateGiven: Bool) throws -> TrainingOptions {
+        var options = base
+        var adamW: AdamW?
+        if case .adamW(let settings) = base.optimizer { adamW = settings }
+        switch optimizer {
+        case nil: break
+        case .sgd: adamW = nil
+        case .adamw:
+            if adamW == nil {
+                adamW = AdamW()
+                if !learningRateGiven { options.learningRate = AdamW.defaultLearningRate }
+            }
+        }
+        if weightDecay != nil || betas != nil || adamEps != nil {
+            guard adamW != nil else {
+                throw ValidationError("--weight-decay, --betas and --adam-eps are AdamW's; add --optimizer adamw")
+            }
+            if let weightDecay { adamW!.weightDecay = weightDecay }
+            if let betas { (adamW!.beta1, adamW!.beta2) = (betas.first, betas.second) }
+            if let adamEps { adamW!.epsilon = adamEps }
+        }
+        options.optimizer = adamW.map { .adamW($0) } ?? .sgd
+        return options
+    }
 }

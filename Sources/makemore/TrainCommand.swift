@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
             words = try data.load(fallback: checkpoint.dataPath)
             let splits = try timedSplits { try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary) }
             trainer = try Trainer(
-                resuming: checkpoint, options: optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
+                resuming: checkpoint, options: try optimization.applyingGivenOptions(to: checkpoint.options), splits: splits,
                 log: try RunDirectory(path: output.out).readLog())
         } else {
             // A run that never got past step 0 (a start that failed) holds nothing to lose.
@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
             let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .training)) }
             trainer = try Trainer(
                 model: try model.type, sizes: model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate),
-                options: optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,
+                options: try optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
         let directory = try RunDirectory(path: output.out)
@@ -78,10 +78,11 @@ struct TrainCommand: ParsableCommand {
             ("model", modelLine),
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
             ("threads", threads),
+            ("optimizer", options.optimizer.summary),
             ("lr", options.learningRateDecayStep < options.steps
                 ? "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"
                 : "\(options.learningRate) (no decay before step \(options.steps))"),
-            ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps"),
+            ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps; \(RunDirectory.bestFile) at the lowest dev loss"),
             ("out", directory.url.path),
         ])
 
@@ -96,7 +97,7 @@ struct TrainCommand: ParsableCommand {
                     progress.step(step, loss: loss)
                 case .evaluation(let step, let devLoss):
                     progress.evaluation(step, devLoss: devLoss)
-                    try directory.save(trainer.checkpoint(), log: trainer.log)
+                    try directory.save(trainer.checkpoint(), log: trainer.log, isBest: trainer.best?.step == step)
                 }
             }
         } catch {
@@ -124,9 +125,15 @@ struct TrainCommand: ParsableCommand {
         let samples = try (0..<20).map { _ in try sampler.sample(using: &generator) }
         try directory.writeText(samples.joined(separator: "\n") + "\n", to: directory.samples)
         try directory.writePlot(of: trainer.log, title: "makemore \(describe(trainer.model))")
-        try directory.save(checkpoint, log: trainer.log)
+        // When the last evaluation is the best, best.safetensors is the finished model too.
+        try directory.save(checkpoint, log: trainer.log, isBest: trainer.best?.step == trainer.step)
         print("samples: " + samples.prefix(8).joined(separator: ", ") + ", ...")
-        print("wrote \(directory.url.path)/{\(RunDirectory.modelFile), \(RunDirectory.logFile), \(RunDirectory.plotFile), \(RunDirectory.samplesFile)}")
+        if let best = trainer.best {
+            print(String(format: "best: dev loss %.4f at step %d, saved as %@ (makemore eval --best)", best.devLoss, best.step, RunDirectory.bestFile))
+        }
+        let files = [RunDirectory.modelFile] + (trainer.best == nil ? [] : [RunDirectory.bestFile])
+            + [RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
+        print("wrote \(directory.url.path)/{\(files.joined(separator: ", "))}")
     }
 }
 
@@ -190,13 +197,14 @@ enum Threads: ExpressibleByArgument, CustomStringConvertible {
     }
 }
 
-/// SGD and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
+/// The optimizer and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
 struct OptimizationOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Number of SGD steps (default 200000).")
+    @Option(parsing: .unconditional, help: "Number of training steps (default 200000).")
     var steps: Int?
     @Option(parsing: .unconditional, help: "Examples per step, at least 2 (default 32).")
     var batch: Int?
-    @Option(parsing: .unconditional, help: "Learning rate (default 0.1).")
+    @OptionGroup var optimizer: OptimizerOptions
+    @Option(parsing: .unconditional, help: "Learning rate (default 0.1; 5e-4 with --optimizer adamw).")
     var lr: Double?
     @Option(parsing: .unconditional, help: "Step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
     var lrDecayStep: Int?
@@ -216,7 +224,11 @@ struct OptimizationOptions: ParsableArguments {
     /// is read or written; momentum belongs to the model configuration, whose check runs on it.
     func validate() throws {
         do {
-            try applyingGivenOptions(to: TrainingOptions()).validate()
+            var base = TrainingOptions()
+            if optimizer.optimizer == nil && (optimizer.weightDecay != nil || optimizer.betas != nil || optimizer.adamEps != nil) {
+                base.optimizer = .adamW(AdamW())  // AdamW's options alone: --resume of an AdamW run
+            }
+            try applyingGivenOptions(to: base).validate()
         } catch let error as MakemoreError {
             throw ValidationError(error.message)
         }
@@ -226,8 +238,8 @@ struct OptimizationOptions: ParsableArguments {
     }
 
     /// `base` with the values given on the command line.
-    func applyingGivenOptions(to base: TrainingOptions) -> TrainingOptions {
-        var options = base
+    func applyingGivenOptions(to base: TrainingOptions) throws -> TrainingOptions {
+        var options = try optimizer.applying(to: base, learningRateGiven: lr != nil)
         if let steps { options.steps = steps }
         if let batch { options.batchSize = batch }
         if let lr { options.learningRate = lr }

@@ -2,12 +2,17 @@ import Foundation
 
 /// Everything a run directory's `model.safetensors` holds: the model (its name, configuration,
 /// parameters and running statistics), the vocabulary, and the state to resume training bit for
-/// bit (the step reached, the options, the random generator).
+/// bit (the step reached, the options, the random generator, the optimizer's state, the best
+/// dev loss so far).
 ///
 /// The file is safetensors: every tensor of the model by the name of its `parameterSpecs`, in
 /// float32, and in the metadata `format`, `model`, the model's configuration, `vocab`, and the
-/// training state. A file written before models had names (`format` `makemore-mlp`, no `model`)
-/// is an MLP's.
+/// training state. With AdamW, its moments of each trainable tensor are
+/// `optimizer.exp_avg.<name>` and `optimizer.exp_avg_sq.<name>`, its hyper-parameters
+/// `adamw_beta1`, `adamw_beta2`, `adamw_eps`, `weight_decay` and its step count
+/// `optimizer_step` (readers of the model ignore the `optimizer.` tensors). A file without
+/// `optimizer` trained with SGD; one written before models had names (`format` `makemore-mlp`,
+/// no `model`) is an MLP's.
 public struct Checkpoint {
     /// The trained model (`MLP<Float>`, `WaveNet<Float>`, ...), with its parameters and running
     /// statistics.
@@ -24,14 +29,21 @@ public struct Checkpoint {
     public var generator: SeededGenerator
     /// The data file trained on, or nil for the bundled names.
     public var dataPath: String?
+    /// What the optimizer kept between steps (AdamW's moments), or nil (SGD, or none saved).
+    public var optimizerState: OptimizerState<Float>?
+    /// The lowest dev loss measured before `step`, or nil.
+    public var best: BestDevLoss?
     /// What a reader should know about the file (a missing checksum), one line each.
     public var notes: [String] = []
 
     /// A checkpoint of `model` after `step` steps of a run with `options`; `write(to:)` saves it.
     public init(
         model: any LanguageModel, vocabulary: Vocabulary, options: TrainingOptions, step: Int, finished: Bool,
-        generator: SeededGenerator, dataPath: String?
+        generator: SeededGenerator, dataPath: String?, optimizerState: OptimizerState<Float>? = nil,
+        best: BestDevLoss? = nil
     ) {
+        self.optimizerState = optimizerState
+        self.best = best
         self.model = model
         self.vocabulary = vocabulary
         self.options = options
@@ -58,10 +70,36 @@ public struct Checkpoint {
             "rng": generator.stateWords.map(String.init).joined(separator: ","),
         ]
         if let dataPath { metadata["data"] = dataPath }
+        if let best {
+            metadata["best_step"] = "\(best.step)"
+            metadata["best_dev_loss"] = "\(best.devLoss)"
+        }
+        metadata["optimizer"] = options.optimizer.name
+        if case .adamW(let adamW) = options.optimizer {
+            metadata["adamw_beta1"] = "\(adamW.beta1)"
+            metadata["adamw_beta2"] = "\(adamW.beta2)"
+            metadata["adamw_eps"] = "\(adamW.epsilon)"
+            metadata["weight_decay"] = "\(adamW.weightDecay)"
+        }
         var file = try SafeTensors(format: Checkpoint.format, model: model, vocabulary: vocabulary, metadata: metadata)
+        if let state = optimizerState, state.firstMoment.count > 0 {
+            file.metadata["optimizer_step"] = "\(state.step)"
+            let table = model.parameters
+            for entry in table.entries where entry.spec.isTrainable {
+                try file.add(Checkpoint.firstMomentPrefix + entry.name, floats: state.moment(state.firstMoment, of: entry).array, shape: entry.shape)
+                try file.add(Checkpoint.secondMomentPrefix + entry.name, floats: state.moment(state.secondMoment, of: entry).array, shape: entry.shape)
+            }
+        }
         file.metadata[Checkpoint.checksumKey] = Checkpoint.hex(file.dataChecksum)
         return file
     }
+
+    /// Names of the optimizer's tensors start with this; the model's never do.
+    public static let optimizerPrefix = "optimizer."
+    /// AdamW's first moment of tensor `name` is `optimizer.exp_avg.<name>` (PyTorch's state name).
+    public static let firstMomentPrefix = optimizerPrefix + "exp_avg."
+    /// AdamW's second moment of tensor `name` is `optimizer.exp_avg_sq.<name>`.
+    public static let secondMomentPrefix = optimizerPrefix + "exp_avg_sq."
 
     /// The metadata key of the CRC-32C of the tensor data (see `CRC32C`), eight hex digits.
     static let checksumKey = "data_crc32c"
@@ -115,6 +153,16 @@ public struct Checkpoint {
         options.evaluationInterval = try m.integer("eval_every")
         guard let seed = UInt64(try m.value("seed")) else { throw MakemoreError("metadata 'seed' is not an unsigned integer") }
         options.seed = seed
+        switch metadata["optimizer"] ?? "sgd" {
+        case "sgd":
+            options.optimizer = .sgd
+        case "adamw":
+            options.optimizer = .adamW(AdamW(
+                beta1: try m.real("adamw_beta1"), beta2: try m.real("adamw_beta2"), epsilon: try m.real("adamw_eps"),
+                weightDecay: try m.real("weight_decay")))
+        case let other:
+            throw MakemoreError("metadata 'optimizer' is '\(other)', not sgd or adamw")
+        }
         try options.validate()
         let words = try m.value("rng").split(separator: ",").compactMap { UInt64($0) }
         guard words.count == 4 else { throw MakemoreError("metadata 'rng' must be four unsigned integers") }
@@ -124,6 +172,14 @@ public struct Checkpoint {
             dataPath: metadata["data"])
         self.notes = notes
         if step < 0 { throw MakemoreError("metadata 'step' is negative") }
+        if metadata["best_step"] != nil || metadata["best_dev_loss"] != nil {
+            best = BestDevLoss(step: try m.integer("best_step"), devLoss: try m.real("best_dev_loss"))
+        }
+        if metadata["optimizer_step"] != nil {
+            let optimizerStep = try m.integer("optimizer_step")
+            guard optimizerStep <= step else { throw MakemoreError("metadata 'optimizer_step' \(optimizerStep) is past 'step' \(step)") }
+            optimizerState = try file.optimizerState(of: model.parameters, step: optimizerStep)
+        }
     }
 }
 
@@ -172,7 +228,7 @@ extension SafeTensors {
         }
         let parameters = ParameterTable<Float>(specs: specs)
         let expected = Set(parameters.names)
-        if let extra = names.first(where: { !expected.contains($0) }) {
+        if let extra = names.first(where: { !expected.contains($0) && !$0.hasPrefix(Checkpoint.optimizerPrefix) }) {
             throw MakemoreError("unexpected tensor '\(extra)' for the \(Model.name) model (\(config.summary))")
         }
         for entry in parameters.entries {
@@ -193,6 +249,27 @@ extension SafeTensors {
         }
         return Model(config: config, parameters: parameters)
     }
+
+    /// AdamW's state for `table` saved in this file: both moments of every trainable tensor.
+    func optimizerState(of table: ParameterTable<Float>, step: Int) throws -> OptimizerState<Float> {
+        guard step >= 0 else { throw MakemoreError("metadata 'optimizer_step' is negative") }
+        let state = OptimizerState(for: .adamW(AdamW()), table: table)
+        state.step = step
+        for entry in table.entries where entry.spec.isTrainable {
+            for (prefix, storage) in [(Checkpoint.firstMomentPrefix, state.firstMoment), (Checkpoint.secondMomentPrefix, state.secondMoment)] {
+                let name = prefix + entry.name
+                guard entries[name] != nil else { throw MakemoreError("tensor '\(name)' is missing (metadata 'optimizer_step' says AdamW's state was saved)") }
+                let (shape, values) = try floats(name)
+                guard shape == entry.shape else { throw MakemoreError("tensor '\(name)' has shape \(shape), not \(entry.shape) like '\(entry.name)'") }
+                if let bad = values.firstIndex(where: { !$0.isFinite || (prefix == Checkpoint.secondMomentPrefix && $0 < 0) }) {
+                    throw MakemoreError("tensor '\(name)' holds \(values[bad]) at element \(bad): the optimizer state is damaged")
+                }
+                let tensor = state.moment(storage, of: entry)
+                for i in 0..<values.count { tensor[i] = values[i] }
+            }
+        }
+        return state
+    }
 }
 
 extension Trainer {
@@ -207,13 +284,13 @@ extension Trainer {
         self.init(
             model: checkpoint.model, options: options, splits: splits,
             step: checkpoint.step, generator: checkpoint.generator, log: log.truncated(toStep: checkpoint.step),
-            dataPath: checkpoint.dataPath)
+            dataPath: checkpoint.dataPath, optimizerState: checkpoint.optimizerState, best: checkpoint.best)
     }
 
     /// The state to save: resuming from it continues this run exactly.
     public func checkpoint(finished: Bool = false) -> Checkpoint {
         Checkpoint(
             model: model, vocabulary: splits.vocabulary, options: options, step: step, finished: finished,
-            generator: generator, dataPath: dataPath)
+            generator: generator, dataPath: dataPath, optimizerState: optimizerState, best: best)
     }
 }

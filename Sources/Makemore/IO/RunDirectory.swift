@@ -1,9 +1,11 @@
 import Foundation
 
-/// The files of a training run: `model.safetensors`, `log.csv`, `loss.svg`, `samples.txt`.
+/// The files of a training run: `model.safetensors` (the last checkpoint), `best.safetensors`
+/// (the checkpoint of the lowest dev loss), `log.csv`, `loss.svg`, `samples.txt`.
 /// Every file is written atomically.
 package struct RunDirectory {
     package static let modelFile = "model.safetensors"
+    package static let bestFile = "best.safetensors"
     package static let logFile = "log.csv"
     package static let plotFile = "loss.svg"
     package static let samplesFile = "samples.txt"
@@ -61,7 +63,7 @@ package struct RunDirectory {
     /// (`.model.safetensors.<id>.tmp`, ...). Call it holding the lock: no other writer is running.
     package func removeStaleTemporaryFiles() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        let files = [RunDirectory.modelFile, RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
+        let files = [RunDirectory.modelFile, RunDirectory.bestFile, RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
         for name in names where name.hasSuffix(".tmp") && files.contains(where: { name.hasPrefix(".\($0).") }) {
             try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
         }
@@ -72,21 +74,30 @@ package struct RunDirectory {
         URL(fileURLWithPath: path).appendingPathComponent(modelFile)
     }
 
+    /// The best checkpoint of the run directory at `path`, which need not exist.
+    package static func best(in path: String) -> URL {
+        URL(fileURLWithPath: path).appendingPathComponent(bestFile)
+    }
+
     package var model: URL { url.appendingPathComponent(RunDirectory.modelFile) }
+    package var best: URL { url.appendingPathComponent(RunDirectory.bestFile) }
     package var log: URL { url.appendingPathComponent(RunDirectory.logFile) }
     var plot: URL { url.appendingPathComponent(RunDirectory.plotFile) }
     package var samples: URL { url.appendingPathComponent(RunDirectory.samplesFile) }
 
-    /// Saves the log first, then the model: a kill between the two leaves a log that runs ahead
-    /// of the model, which `readLog` trims on resume.
-    package func save(_ checkpoint: Checkpoint, log: TrainingLog) throws {
+    /// Saves the log first, then, when `isBest`, the checkpoint as `best.safetensors`, then the
+    /// model: a kill between the writes leaves a log (and a best checkpoint) ahead of the model;
+    /// `readLog` trims the log on resume, and the resumed run writes the same best checkpoint again.
+    package func save(_ checkpoint: Checkpoint, log: TrainingLog, isBest: Bool = false) throws {
         if log.firstStep != logBytes.firstStep || log.losses.count < logBytes.rows {
             (logBytes.bytes, logBytes.rows, logBytes.firstStep) = ([], 0, log.firstStep)
         }
         log.appendCSV(to: &logBytes.bytes, rowsAlreadyWritten: logBytes.rows)
         logBytes.rows = log.losses.count
         try writeAtomically(logBytes.bytes, to: self.log)
-        try checkpoint.write(to: model)
+        let bytes = try checkpoint.safeTensors().serialized()
+        if isBest { try writeAtomically(bytes, to: best) }
+        try writeAtomically(bytes, to: model)
     }
 
     /// The log of the run, empty if there is none.

@@ -45,6 +45,9 @@ public protocol LanguageModel: AnyObject {
     /// `forward`, `backward`, and `update` unless the loss is not finite (the parameters are then
     /// left as they were); returns the loss. Results equal the plain path's (see each model).
     func trainingStep(_ batch: TrainingBatch, learningRate: Float) -> Float
+    /// `forward` and `backward` without the update (the gradients for an optimizer that runs
+    /// after them, AdamW); returns the loss. A model may give it its fast path, equal to the plain one.
+    func forwardBackward(_ batch: TrainingBatch) -> Float
     /// Threads that `trainingStep` and evaluation may share; results do not depend on it.
     var threads: Int { get set }
     /// The most threads that `trainingStep` can use.
@@ -83,9 +86,28 @@ extension LanguageModel {
         return loss
     }
 
+    public func forwardBackward(_ batch: TrainingBatch) -> Float {
+        let loss = forward(batch)
+        backward(batch)
+        return loss
+    }
+
     /// Plain SGD, the lecture's update: `p -= learningRate · dp` for every trainable element.
     public func update(learningRate: Float) {
         SGD.step(parameters, learningRate: learningRate)
+    }
+
+    /// One training step with `optimizer`, whose state between steps is `state`: SGD is the
+    /// model's own `trainingStep` (a fast path may fold it into the backward); AdamW runs
+    /// `forwardBackward`, then `state.update`. Unless the loss is not finite (the parameters are
+    /// then left as they were); returns the loss.
+    public func trainingStep(
+        _ batch: TrainingBatch, optimizer: Optimizer, state: OptimizerState<Float>, learningRate: Double
+    ) -> Float {
+        if optimizer == .sgd { return trainingStep(batch, learningRate: Float(learningRate)) }
+        let loss = forwardBackward(batch)
+        if loss.isFinite { state.update(parameters, with: optimizer, learningRate: learningRate) }
+        return loss
     }
 
     public var finishingStep: String? { nil }
@@ -100,6 +122,13 @@ extension LanguageModel {
     /// `trainingStep` on a batch from `makeBatch`.
     public func trainingStep(on batch: any Minibatch, learningRate: Float) -> Float {
         trainingStep(batch as! TrainingBatch, learningRate: learningRate)
+    }
+
+    /// `trainingStep(_:optimizer:state:learningRate:)` on a batch from `makeBatch`.
+    public func trainingStep(
+        on batch: any Minibatch, optimizer: Optimizer, state: OptimizerState<Float>, learningRate: Double
+    ) -> Float {
+        trainingStep(batch as! TrainingBatch, optimizer: optimizer, state: state, learningRate: learningRate)
     }
     public func finishTraining(on train: Dataset) {}
     public static var defaultOptions: TrainingOptions { TrainingOptions() }

@@ -1,7 +1,7 @@
 /// The training options of a run: the lecture's MLP recipe by default; each model gives its own
 /// recipe (`LanguageModel.defaultOptions`), which is why they sit with the models.
 public struct TrainingOptions: Equatable, Sendable {
-    /// Total number of SGD steps.
+    /// Total number of training steps.
     public var steps = 200_000
     /// Examples per step, drawn with replacement from the training split; at least 2 (batch-norm
     /// needs a variance).
@@ -14,6 +14,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var evaluationInterval = 10_000
     /// Seed of the initial values and of the batches (the lecture's `2147483647`).
     public var seed: UInt64 = 2_147_483_647
+    /// How each step moves the parameters (the learning rate above, on its schedule, for both).
+    public var optimizer: Optimizer = .sgd
 
     /// The lecture's MLP recipe: 200,000 steps of 32 examples, learning rate 0.1 then 0.01 from
     /// step 100,000, the dev loss every 10,000 steps.
@@ -35,5 +37,6 @@ public struct TrainingOptions: Equatable, Sendable {
         if !(learningRate > 0 && learningRate.isFinite) { throw MakemoreError("--lr must be a positive number, got \(learningRate)") }
         if learningRateDecayStep < 0 { throw MakemoreError("--lr-decay-step must be 0 or more, got \(learningRateDecayStep)") }
         if evaluationInterval < 1 { throw MakemoreError("--eval-every must be at least 1, got \(evaluationInterval)") }
+        try optimizer.validate()
     }
 }

@@ -10,6 +10,9 @@ package struct Benchmark {
     package var warmupSteps: Int
     package var threads: Int
     package var seed: UInt64 = 2_147_483_647
+    /// The optimizer of the steps, with its learning rate: SGD at the lecture's 0.1 by default.
+    package var optimizer: Optimizer = .sgd
+    package var learningRate = 0.1
 
     package init(model: any LanguageModel.Type, sizes: ModelSizes, batchSize: Int, steps: Int, warmupSteps: Int, threads: Int) {
         self.model = model
@@ -46,6 +49,8 @@ package struct Benchmark {
         options.batchSize = batchSize
         options.learningRateDecayStep = Int.max
         options.seed = seed
+        options.optimizer = optimizer
+        options.learningRate = learningRate
         let trainer = try Trainer(model: model, sizes: sizes, defaults: .checking, options: options, splits: splits, dataPath: nil)
         trainer.model.threads = threads
         trainer.evaluatesDevLoss = false

@@ -1,10 +1,12 @@
 /// Minibatch training with the hand-written gradients, nothing else, for any `LanguageModel`.
 ///
 /// Each step draws a batch from the training split and runs the model's `trainingStep` (forward,
-/// backward, update). Every `evaluationInterval` steps, and at the last, the dev loss is measured
-/// in evaluation mode and the caller may save a checkpoint.
-/// Its whole state (parameters, running statistics, generator, step) is in `checkpoint`, so a
-/// run resumed from one ends bit for bit where an uninterrupted run would.
+/// backward, update with `options.optimizer`). Every `evaluationInterval` steps, and at the last,
+/// the dev loss is measured in evaluation mode, the best so far is kept in `best`, and the caller
+/// may save a checkpoint.
+/// Its whole state (parameters, running statistics, optimizer state, generator, step, best dev
+/// loss) is in `checkpoint`, so a run resumed from one ends bit for bit where an uninterrupted
+/// run would.
 public final class Trainer {
     /// The model trained, in place: its parameters move with every step.
     public let model: any LanguageModel
@@ -20,6 +22,10 @@ public final class Trainer {
     public private(set) var generator: SeededGenerator
     /// The training loss and learning rate of every step, and the dev losses measured.
     public private(set) var log: TrainingLog
+    /// What the optimizer keeps between steps (AdamW's moments and step count).
+    public let optimizerState: OptimizerState<Float>
+    /// The lowest dev loss measured so far and its step (nil before the first evaluation).
+    public private(set) var best: BestDevLoss?
     /// Whether to measure the dev loss every `evaluationInterval` steps and at the end
     /// (a benchmark times the steps alone).
     var evaluatesDevLoss = true
@@ -28,7 +34,8 @@ public final class Trainer {
     package var threadTuner: ThreadTuner?
     private var batch: any Minibatch
 
-    /// What the trainer tells its caller as it goes.
+    /// What the trainer tells its caller as it goes. The dev loss of an `.evaluation` is the best
+    /// so far when `best?.step` is its step (makemore keeps the best checkpoint).
     public enum Event {
         /// A step finished with this training loss.
         case step(Int, loss: Float)
@@ -71,12 +78,20 @@ public final class Trainer {
     }
 
     /// A run at `step` of training `model` with `generator` (a new run, or one resumed from a
-    /// checkpoint: see `Checkpoint`), its log so far `log`.
+    /// checkpoint: see `Checkpoint`), its log so far `log`, its optimizer state `optimizerState`
+    /// (fresh when nil, or when it does not fit `options.optimizer`: a run switched from SGD to
+    /// AdamW starts AdamW's moments at zero), its best dev loss `best`.
     public init(
         model: any LanguageModel, options: TrainingOptions, splits: Splits, step: Int, generator: SeededGenerator,
-        log: TrainingLog, dataPath: String?
+        log: TrainingLog, dataPath: String?, optimizerState: OptimizerState<Float>? = nil, best: BestDevLoss? = nil
     ) {
         self.model = model
+        if let optimizerState, options.optimizer != .sgd, optimizerState.fits(options.optimizer, table: model.parameters) {
+            self.optimizerState = optimizerState
+        } else {
+            self.optimizerState = OptimizerState(for: options.optimizer, table: model.parameters)
+        }
+        self.best = best
         self.options = options
         self.splits = splits
         self.step = step
@@ -103,7 +118,7 @@ public final class Trainer {
             evaluated = false
             batch.refill(from: splits.train, using: &generator)
             let learningRate = options.learningRate(atStep: step)
-            let loss = model.trainingStep(on: batch, learningRate: Float(learningRate))
+            let loss = model.trainingStep(on: batch, optimizer: options.optimizer, state: optimizerState, learningRate: learningRate)
             guard loss.isFinite else {
                 throw MakemoreError(
                     "the training loss became \(loss) at step \(step + 1); training stopped and the last checkpoint is kept; "
@@ -115,6 +130,7 @@ public final class Trainer {
             if evaluatesDevLoss && (step % options.evaluationInterval == 0 || step == options.steps) {
                 let devLoss = model.loss(on: splits.dev)
                 log.recordDevLoss(devLoss, atStep: step)
+                if devLoss.isFinite && best.map({ devLoss < $0.devLoss }) ?? true { best = BestDevLoss(step: step, devLoss: devLoss) }
                 try observe(.evaluation(step, devLoss: devLoss))
                 evaluated = true
             }
@@ -125,5 +141,16 @@ public final class Trainer {
     /// The model's last step after training (the MLP: batch-norm calibrated on the training split).
     public func finish() {
         model.finishTraining(on: splits.train)
+    }
+}
+
+/// The lowest dev loss of a run and the step after which it was measured.
+public struct BestDevLoss: Equatable, Sendable {
+    public var step: Int
+    public var devLoss: Double
+
+    public init(step: Int, devLoss: Double) {
+        self.step = step
+        self.devLoss = devLoss
     }
 }

@@ -435,6 +435,10 @@ extension MLP: LanguageModel where T == Float {
         batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
     }
 
+    public func forwardBackward(_ batch: Batch) -> Float {
+        batch.withPointers { forwardBackward(contexts: $0, targets: $1, count: batch.count) }
+    }
+
     public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
 
     public func finishTraining(on train: Dataset) {

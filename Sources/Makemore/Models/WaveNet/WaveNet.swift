@@ -351,6 +351,10 @@ extension WaveNet: LanguageModel where T == Float {
         batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: learningRate) }
     }
 
+    public func forwardBackward(_ batch: Batch) -> Float {
+        batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: nil) }
+    }
+
     /// Calibration only when asked (`--calibrate`): the lecture evaluates its WaveNet with the
     /// running statistics.
     public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
