@@ -80,6 +80,43 @@ void makemore_batch_norm_backward(MakemoreKernelVariant variant, const float *d_
                                         d_x, n, stride, w);
 }
 
+void makemore_broadcast_rows(MakemoreKernelVariant variant, const float *bias, float *out, long n, long stride,
+                             long w) {
+    table(variant)->broadcast_rows(bias, out, n, stride, w);
+}
+
+void makemore_column_sums(MakemoreKernelVariant variant, const float *x, float *sums, long n, long stride, long w) {
+    table(variant)->column_sums(x, sums, n, stride, w);
+}
+
+void makemore_tanh_backward(MakemoreKernelVariant variant, const float *h, const float *d, float *dx, long n,
+                            long stride, long w) {
+    table(variant)->tanh_backward(h, d, dx, n, stride, w);
+}
+
+void makemore_sgd_step(MakemoreKernelVariant variant, float *p, const float *dp, float learning_rate, long count) {
+    table(variant)->sgd_step(p, dp, learning_rate, count);
+}
+
+void makemore_add(MakemoreKernelVariant variant, float *total, const float *x, long count) {
+    table(variant)->add(total, x, count);
+}
+
+void makemore_scatter_add_rows(MakemoreKernelVariant variant, const int *indices, long count, const float *d_out,
+                               float *d_table, long e) {
+    table(variant)->scatter_add_rows(indices, count, d_out, d_table, e);
+}
+
+void makemore_cross_entropy_forward(MakemoreKernelVariant variant, const float *logits, const int *targets,
+                                    float *probs, float *losses, long n, long v) {
+    table(variant)->cross_entropy_forward(logits, targets, probs, losses, n, v);
+}
+
+void makemore_cross_entropy_backward(MakemoreKernelVariant variant, const float *probs, const int *targets,
+                                     float *d_logits, long n, long v, float scale) {
+    table(variant)->cross_entropy_backward(probs, targets, d_logits, n, v, scale);
+}
+
 // MARK: Scratch memory
 
 /// Each thread's buffer; its first 64 bytes hold its capacity in floats. Freed when the thread ends.

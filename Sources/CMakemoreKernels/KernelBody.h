@@ -151,30 +151,37 @@ ALWAYS_INLINE void multiply_tile(const int R, const int V, Left a, Right b, long
 // The micro-kernels are never inlined: compiled once with run-time strides, their loops stay as
 // written (inlined where a stride is a constant, the vectorizer may rebuild them into shuffles).
 
+// The operands are passed by pointer: a struct of more than two words passed by value is copied
+// to the stack at every call, which at the lecture's sizes (a few steps of depth a call) cost as
+// much as a third of the calls' time. Copied into locals here, their fields live in registers.
+
 /// 8 rows × 24 columns: 24 accumulators, 28 vector registers in all.
-__attribute__((noinline)) static void multiply_8x24(Left a, Right b, long depth, Output c) {
-    multiply_tile(8, 3, a, b, depth, c);
+__attribute__((noinline)) static void multiply_8x24(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_tile(8, 3, *a, *b, depth, *c);
 }
 
 /// 8 rows × 16 columns: 16 accumulators.
-__attribute__((noinline)) static void multiply_8x16(Left a, Right b, long depth, Output c) {
-    multiply_tile(8, 2, a, b, depth, c);
+__attribute__((noinline)) static void multiply_8x16(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_tile(8, 2, *a, *b, depth, *c);
 }
 
 /// 4 rows × 32 columns: 16 accumulators, for the last 25–32 columns.
-__attribute__((noinline)) static void multiply_4x32(Left a, Right b, long depth, Output c) {
-    multiply_tile(4, 4, a, b, depth, c);
+__attribute__((noinline)) static void multiply_4x32(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_tile(4, 4, *a, *b, depth, *c);
 }
 
 /// One column tile of `c` over its `m` rows, a micro-kernel call per 8 (or 4) rows.
 static void sweep(const Tile *tile, Left left, Right right, float *c, long c_stride, long m, long depth,
                   int accumulate) {
+    Left a = left;
+    Output out = {c, c_stride, tile->offsets, tile->rows, accumulate};
     for (long row = 0; row < m; row += tile->rows) {
-        Left a = {left.pointer + row * left.row_stride, left.row_stride, left.depth_stride};
-        Output out = {c + row * c_stride, c_stride, tile->offsets, min_long(tile->rows, m - row), accumulate};
-        if (tile->rows == 4) multiply_4x32(a, right, depth, out);
-        else if (tile->vectors == 3) multiply_8x24(a, right, depth, out);
-        else multiply_8x16(a, right, depth, out);
+        a.pointer = left.pointer + row * left.row_stride;
+        out.pointer = c + row * c_stride;
+        out.rows = min_long(tile->rows, m - row);
+        if (tile->rows == 4) multiply_4x32(&a, &right, depth, &out);
+        else if (tile->vectors == 3) multiply_8x24(&a, &right, depth, &out);
+        else multiply_8x16(&a, &right, depth, &out);
     }
 }
 
@@ -464,6 +471,99 @@ static void batch_norm_backward(const float *d_out, const float *xhat, const flo
     }
 }
 
+// MARK: Element-wise passes
+//
+// The remaining loops of the fast training steps (MLPFastStep, WaveNetFastStep), each the loop of
+// a Swift function that stays as its reference and the `Double` path: Linear's bias and bias
+// gradient, Tanh's backward, the SGD update, the sum of shares, the embedding's scatter-add and the
+// softmax cross-entropy. Each is the Swift loop written again, operation for operation and in the
+// same order (nothing is fused: `fp contract(off)`), so it gives the same bits; the compiler
+// vectorizes it for the variant's instruction set. Rows are `stride` floats apart.
+
+/// `out[i·stride + j] = bias[j]` for `i < n`, `j < w`.
+static void broadcast_rows(const float *bias, float *out, long n, long stride, long w) {
+    for (long i = 0; i < n; i++) {
+        float *row = out + i * stride;
+        for (long j = 0; j < w; j++) row[j] = bias[j];
+    }
+}
+
+/// `sums[j] = Σi x[i·stride + j]` for `j < w`, over `i < n` in order from 0.
+static void column_sums(const float *x, float *sums, long n, long stride, long w) {
+    for (long j = 0; j < w; j++) sums[j] = 0;
+    for (long i = 0; i < n; i++) {
+        const float *row = x + i * stride;
+        for (long j = 0; j < w; j++) sums[j] += row[j];
+    }
+}
+
+/// `dx = (1 - h·h) · d` element by element, over `n` rows of `w`.
+static void tanh_backward(const float *h, const float *d, float *dx, long n, long stride, long w) {
+    for (long i = 0; i < n; i++) {
+        const float *h_row = h + i * stride, *d_row = d + i * stride;
+        float *dx_row = dx + i * stride;
+        for (long j = 0; j < w; j++) dx_row[j] = (1 - h_row[j] * h_row[j]) * d_row[j];
+    }
+}
+
+/// `p[i] = p[i] - learning_rate · dp[i]` for `i < count`.
+static void sgd_step(float *p, const float *dp, float learning_rate, long count) {
+    for (long i = 0; i < count; i++) p[i] -= learning_rate * dp[i];
+}
+
+/// `total[i] = total[i] + x[i]` for `i < count`.
+static void add_array(float *total, const float *x, long count) {
+    for (long i = 0; i < count; i++) total[i] += x[i];
+}
+
+/// `d_table[indices[p]·e + j] += d_out[p·e + j]` for `p < count`, `j < e`, in order of `p`.
+static void scatter_add_rows(const int *indices, long count, const float *d_out, float *d_table, long e) {
+    for (long p = 0; p < count; p++) {
+        float *d_row = d_table + (long)indices[p] * e;
+        const float *d_in = d_out + p * e;
+        for (long j = 0; j < e; j++) d_row[j] += d_in[j];
+    }
+}
+
+/// Softmax and loss of `n` rows of `v` logits: `probs = softmax(z)` and
+/// `losses[i] = log Σ exp(z - max) - (z[target] - max)`; the shifted rows are exponentiated in one
+/// `exp_array` pass over all of them (CrossEntropy.forward).
+static void cross_entropy_forward(const float *logits, const int *targets, float *probs, float *losses, long n,
+                                  long v) {
+    if (n <= 0 || v <= 0) return;
+    for (long i = 0; i < n; i++) {
+        const float *z = logits + i * v;
+        float *p = probs + i * v;
+        float maximum = z[0];
+        for (long j = 1; j < v; j++)
+            if (z[j] > maximum) maximum = z[j];
+        for (long j = 0; j < v; j++) p[j] = z[j] - maximum;
+        losses[i] = -p[targets[i]];
+    }
+    exp_array(probs, 0, probs, n * v);
+    for (long i = 0; i < n; i++) {
+        float *p = probs + i * v;
+        float sum = 0;
+        for (long j = 0; j < v; j++) sum += p[j];
+        float inverse = 1 / sum;
+        for (long j = 0; j < v; j++) p[j] *= inverse;
+        losses[i] += logf(sum);
+    }
+}
+
+/// `d_logits = (probs - onehot(targets)) · scale` over `n` rows of `v`, as `probs·scale`, then
+/// `scale` subtracted at the target (CrossEntropy.backward; `scale` is 1 / batch size).
+static void cross_entropy_backward(const float *probs, const int *targets, float *d_logits, long n, long v,
+                                   float scale) {
+    for (long i = 0; i < n; i++) {
+        const float *p = probs + i * v;
+        float *d = d_logits + i * v;
+        for (long j = 0; j < v; j++) d[j] = p[j] * scale;
+        d[targets[i]] -= scale;
+    }
+}
+
 #define KERNEL_TABLE \
     {matmul, matmul_transposed_a, matmul_transposed_b, exp_array, tanh_array, batch_norm_forward, \
-     batch_norm_backward}
+     batch_norm_backward, broadcast_rows, column_sums, tanh_backward, sgd_step, add_array, scatter_add_rows, \
+     cross_entropy_forward, cross_entropy_backward}

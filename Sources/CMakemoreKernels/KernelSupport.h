@@ -2,6 +2,7 @@
 #ifndef CMAKEMORE_KERNEL_SUPPORT_H
 #define CMAKEMORE_KERNEL_SUPPORT_H
 
+#include <math.h>
 #include <string.h>
 
 /// One variant's kernels, with the signatures of the public functions less the variant.
@@ -19,6 +20,16 @@ typedef struct KernelTable {
     void (*batch_norm_backward)(const float *d_out, const float *xhat, const float *inverse_std, const float *gain,
                                 float *d_gain, float *d_bias, float *sum_d_out, float *sum_d_xhat, float *scale,
                                 float *d_x, long n, long stride, long w);
+    void (*broadcast_rows)(const float *bias, float *out, long n, long stride, long w);
+    void (*column_sums)(const float *x, float *sums, long n, long stride, long w);
+    void (*tanh_backward)(const float *h, const float *d, float *dx, long n, long stride, long w);
+    void (*sgd_step)(float *p, const float *dp, float learning_rate, long count);
+    void (*add)(float *total, const float *x, long count);
+    void (*scatter_add_rows)(const int *indices, long count, const float *d_out, float *d_table, long e);
+    void (*cross_entropy_forward)(const float *logits, const int *targets, float *probs, float *losses, long n,
+                                  long v);
+    void (*cross_entropy_backward)(const float *probs, const int *targets, float *d_logits, long n, long v,
+                                   float scale);
 } KernelTable;
 
 extern const KernelTable makemore_kernels_portable;

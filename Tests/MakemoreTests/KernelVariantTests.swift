@@ -85,4 +85,67 @@ import Testing
             }
         }
     }
+
+    /// The element-wise passes of the fast steps in C give the bits of their plain Swift loops:
+    /// Linear's bias and bias gradient, Tanh's backward on a slice of columns, the SGD step, `add`,
+    /// the embedding's scatter-add (with repeated rows) and the cross-entropy on all rows and on some
+    /// (against the plain loops where they exponentiate as the variant does).
+    @Test(arguments: [(1, 1), (2, 3), (7, 17), (32, 27), (3, 33), (32, 200), (5, 64)])
+    func elementwisePassesMatchThePlainLoopsBitForBit(size: (Int, Int)) {
+        let (n, w) = size, vocabulary = 5, blockSize = 3
+        /// Every output of every pass, run on `kernels` (nil: the plain loops), from the same inputs.
+        func outputs(_ kernels: KernelVariant?) -> [(String, [UInt32])] {
+            var g = SeededGenerator(seed: UInt64(n * 1000 + w))
+            let linear = Linear<Float>(
+                weight: Tensor(shape: [1, w + 2]), bias: randomTensor([w + 2], &g), dWeight: Tensor(shape: [1, w + 2]),
+                dBias: Tensor(shape: [w + 2]))
+            let outputs = 1..<(w + 1)
+            let biased = Tensor<Float>(shape: [n, w], repeating: 7), dOut: Tensor<Float> = randomTensor([n, w], &g)
+            linear.setBias(kernels: kernels, into: biased, outputs: outputs, rows: n > 1 ? 1..<n : nil)
+            linear.biasGradient(kernels: kernels, dOut: dOut, outputs: outputs)
+
+            let h = (randomTensor([n, w + 2], &g) as Tensor<Float>).tanh(), dH: Tensor<Float> = randomTensor([n, w + 2], &g)
+            let dPreact = Tensor<Float>(shape: [n, w + 2], repeating: 7)
+            Tanh.backward(kernels: kernels, out: h, dOut: dH, dX: dPreact, columns: 1..<(w + 1))
+
+            let p: Tensor<Float> = randomTensor([n, w], &g), dp: Tensor<Float> = randomTensor([n, w], &g)
+            SGD.step(kernels: kernels, p.pointer, dp.pointer, learningRate: 0.1, count: p.count)
+            let total: Tensor<Float> = randomTensor([n, w], &g)
+            VectorMath.add(kernels: kernels, dp.pointer, into: total.pointer, count: total.count)
+
+            let embedding = Embedding<Float>(table: Tensor(shape: [vocabulary, w]), dTable: randomTensor([vocabulary, w], &g))
+            let contexts = (0..<n * blockSize).map { _ in Int32(g.next() % UInt64(vocabulary)) }
+            let dEmbcat: Tensor<Float> = randomTensor([n, blockSize * w], &g)
+            embedding.backward(kernels: kernels, contexts: contexts, blockSize: blockSize, dOut: dEmbcat)
+
+            let logits: Tensor<Float> = randomTensor([n, w], &g, scale: 3)
+            let targets = (0..<n).map { _ in Int32(g.next() % UInt64(w)) }
+            let probs = Tensor<Float>(shape: [n, w]), dLogits = Tensor<Float>(shape: [n, w], repeating: 7)
+            let losses = Tensor<Float>(shape: [n], repeating: 7)
+            let some = n > 2 ? 1..<(n - 1) : 0..<n
+            CrossEntropy.forward(kernels: kernels, logits: logits, targets: targets, probs: probs, rows: some, losses: losses.pointer)
+            CrossEntropy.backward(kernels: kernels, probs: probs, targets: targets, dLogits: dLogits, rows: some)
+            let allProbs = Tensor<Float>(shape: [n, w]), allDLogits = Tensor<Float>(shape: [n, w])
+            let allLosses = Tensor<Float>(shape: [n])
+            CrossEntropy.forward(
+                kernels: kernels, logits: logits, targets: targets, probs: allProbs, rows: 0..<n, losses: allLosses.pointer)
+            CrossEntropy.backward(kernels: kernels, probs: allProbs, targets: targets, dLogits: allDLogits, rows: nil)
+            return [
+                ("setBias", biased), ("biasGradient", linear.dBias!), ("tanh backward", dPreact), ("SGD", p),
+                ("add", total), ("scatter-add", embedding.dTable), ("probs", probs), ("losses", losses),
+                ("dLogits", dLogits), ("all probs", allProbs), ("all losses", allLosses), ("all dLogits", allDLogits),
+            ].map { ($0.0, Self.bits($0.1)) }
+        }
+        let plain = outputs(nil)
+        for variant in KernelVariant.supported {
+            // The plain cross-entropy exponentiates with `T.exp`, the active variant's `exp`: where one
+            // of the two is the portable build (unfused) and the other is not, their exps differ in
+            // the last bits, and so do the probabilities.
+            let sameExp = (variant == .portable) == (KernelVariant.active == .portable)
+            for ((name, fast), (_, reference)) in zip(outputs(variant), plain) {
+                if !sameExp && ["probs", "losses", "dLogits"].contains(where: name.hasSuffix) { continue }
+                #expect(fast == reference, "\(name): \(variant), (n, w) = \(size)")
+            }
+        }
+    }
 }

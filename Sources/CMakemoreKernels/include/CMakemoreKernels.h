@@ -1,9 +1,9 @@
 #ifndef CMAKEMORE_KERNELS_H
 #define CMAKEMORE_KERNELS_H
 
-/// The Float kernels of the Makemore library (matrix products, exp and tanh over arrays), each
-/// compiled once per instruction set of `MakemoreKernelVariant`. Every function takes the variant
-/// to run; it must be one that `makemore_kernel_variant_supported` accepts on this CPU.
+/// The Float kernels of the Makemore library (matrix products, exp and tanh over arrays, the
+/// element-wise passes of a training step), each compiled once per instruction set of
+/// `MakemoreKernelVariant`. Every function takes the variant to run; it must be one that `makemore_kernel_variant_supported` accepts on this CPU.
 /// Matrices are row-major; `ld*` is the distance between rows, in floats. `c` must not overlap
 /// `a` or `b`. See Kernels.c.
 
@@ -57,5 +57,38 @@ void makemore_batch_norm_backward(MakemoreKernelVariant variant, const float *d_
                                   const float *inverse_std, const float *gain, float *d_gain, float *d_bias,
                                   float *sum_d_out, float *sum_d_xhat, float *scale, float *d_x, long n, long stride,
                                   long w);
+
+/// `out[i·stride + j] = bias[j]` for `i < n`, `j < w`: a bias in every row of `out (n, ·)`.
+void makemore_broadcast_rows(MakemoreKernelVariant variant, const float *bias, float *out, long n, long stride,
+                             long w);
+
+/// `sums[j] = Σi x[i·stride + j]` for `j < w`, summed over the rows `i < n` in order: a bias's gradient.
+void makemore_column_sums(MakemoreKernelVariant variant, const float *x, float *sums, long n, long stride, long w);
+
+/// `dx = (1 - h·h) · d` element by element over `n` rows of `w`: tanh's backward from its output `h`.
+void makemore_tanh_backward(MakemoreKernelVariant variant, const float *h, const float *d, float *dx, long n,
+                            long stride, long w);
+
+/// `p[i] -= learning_rate · dp[i]` for `i < count` (a multiply, then a subtraction).
+void makemore_sgd_step(MakemoreKernelVariant variant, float *p, const float *dp, float learning_rate, long count);
+
+/// `total[i] += x[i]` for `i < count`.
+void makemore_add(MakemoreKernelVariant variant, float *total, const float *x, long count);
+
+/// `d_table[indices[p]·e + j] += d_out[p·e + j]` for `p < count`, `j < e`, in order of `p`: an
+/// embedding's scatter-add of `d_out (count, e)` into the rows of `d_table` the indices name.
+void makemore_scatter_add_rows(MakemoreKernelVariant variant, const int *indices, long count, const float *d_out,
+                               float *d_table, long e);
+
+/// Softmax cross-entropy of `n` rows of `v` logits (`v` ≥ 1): `probs = softmax(logits)` and
+/// `losses[i] = log Σ exp(z - max) - (z[targets[i]] - max)`, with `max` the row's maximum and the
+/// exponentials from `makemore_exp` over all `n·v` shifted values at once.
+void makemore_cross_entropy_forward(MakemoreKernelVariant variant, const float *logits, const int *targets,
+                                    float *probs, float *losses, long n, long v);
+
+/// `d_logits = (probs - onehot(targets)) · scale` over `n` rows of `v`: `probs · scale`, then
+/// `scale` subtracted at each row's target.
+void makemore_cross_entropy_backward(MakemoreKernelVariant variant, const float *probs, const int *targets,
+                                     float *d_logits, long n, long v, float scale);
 
 #endif

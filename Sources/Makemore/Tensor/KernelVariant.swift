@@ -1,7 +1,8 @@
 import Foundation
 internal import CMakemoreKernels
 
-/// The builds of the `Float` kernels (matrix products, `exp`, `tanh`) in the C target
+/// The builds of the `Float` kernels (matrix products, `exp`, `tanh`, batch norm and the other
+/// element-wise passes of a training step) in the C target
 /// `CMakemoreKernels`, one per instruction set, all in every binary; `active` is the one the
 /// library runs, chosen once.
 ///
@@ -30,6 +31,11 @@ enum KernelVariant: String, CaseIterable, Sendable {
         }
         return variant
     }()
+
+    /// The kernels generic code on `T` runs: `active` for `Float`, nil (its plain Swift loops) for
+    /// other scalars.
+    @inline(__always)
+    static func `for`<T>(_: T.Type) -> KernelVariant? { T.self == Float.self ? active : nil }
 
     var c: MakemoreKernelVariant {
         switch self {
@@ -97,5 +103,73 @@ enum KernelVariant: String, CaseIterable, Sendable {
     ) {
         makemore_batch_norm_backward(
             c, dOut, xhat, inverseStd, gain, dGain, dBias, sumDOut, sumDXhat, scale, dX, rows, stride, features)
+    }
+
+    // MARK: Element-wise passes (the reference of each is the Swift loop of its caller)
+
+    /// `out[i·stride + j] = bias[j]` for `i < rows`, `j < width`.
+    func broadcastRows(_ bias: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, stride: Int, width: Int) {
+        makemore_broadcast_rows(c, bias, out, rows, stride, width)
+    }
+
+    /// `sums[j] = Σi x[i·stride + j]` for `j < width`, over `i < rows` in order.
+    func columnSums(_ x: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>, rows: Int, stride: Int, width: Int) {
+        makemore_column_sums(c, x, sums, rows, stride, width)
+    }
+
+    /// `dX = (1 - h·h) · dOut` over `rows` rows of `width`.
+    func tanhBackward(
+        out h: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>, rows: Int, stride: Int,
+        width: Int
+    ) {
+        makemore_tanh_backward(c, h, dOut, dX, rows, stride, width)
+    }
+
+    /// `p[i] -= learningRate · dp[i]` for `i < count`.
+    func sgdStep(_ p: UnsafeMutablePointer<Float>, _ dp: UnsafePointer<Float>, learningRate: Float, count: Int) {
+        makemore_sgd_step(c, p, dp, learningRate, count)
+    }
+
+    /// `total[i] += x[i]` for `i < count`.
+    func add(_ x: UnsafePointer<Float>, into total: UnsafeMutablePointer<Float>, count: Int) {
+        makemore_add(c, total, x, count)
+    }
+
+    /// `dTable[indices[p]·width + j] += dOut[p·width + j]` for `p < count`, `j < width`, in order of `p`.
+    func scatterAddRows(
+        indices: UnsafePointer<Int32>, count: Int, dOut: UnsafePointer<Float>, into dTable: UnsafeMutablePointer<Float>,
+        width: Int
+    ) {
+        makemore_scatter_add_rows(c, indices, count, dOut, dTable, width)
+    }
+
+    /// Softmax and loss of `rows` rows of `columns` logits (see `CrossEntropy.forward`).
+    func crossEntropyForward(
+        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, probs: UnsafeMutablePointer<Float>,
+        losses: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    ) {
+        makemore_cross_entropy_forward(c, logits, targets, probs, losses, rows, columns)
+    }
+
+    /// `dLogits = (probs - onehot(targets)) · scale` over `rows` rows of `columns`.
+    func crossEntropyBackward(
+        probs: UnsafePointer<Float>, targets: UnsafePointer<Int32>, dLogits: UnsafeMutablePointer<Float>, rows: Int,
+        columns: Int, scale: Float
+    ) {
+        makemore_cross_entropy_backward(c, probs, targets, dLogits, rows, columns, scale)
+    }
+}
+
+extension UnsafeMutablePointer {
+    /// The same memory seen as `Float`: for generic code on `T` where `T` is `Float`.
+    @inline(__always) var floats: UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self)
+    }
+}
+
+extension UnsafePointer {
+    /// The same memory seen as `Float`: for generic code on `T` where `T` is `Float`.
+    @inline(__always) var floats: UnsafePointer<Float> {
+        UnsafeRawPointer(self).assumingMemoryBound(to: Float.self)
     }
 }

@@ -15,4 +15,18 @@ public enum VectorMath {
     public static func tanh(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
         KernelVariant.active.tanh(x, into: out, count: count)
     }
+
+    /// `total[i] += x[i]` for `i < count`: on the C kernels of `KernelVariant.active` for `Float`.
+    static func add<T: Scalar>(_ x: UnsafePointer<T>, into total: UnsafeMutablePointer<T>, count: Int) {
+        add(kernels: .for(T.self), x, into: total, count: count)
+    }
+
+    /// `add` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    static func add<T: Scalar>(kernels: KernelVariant?, _ x: UnsafePointer<T>, into total: UnsafeMutablePointer<T>, count: Int) {
+        if let kernels {
+            kernels.add(x.floats, into: total.floats, count: count)
+            return
+        }
+        for i in 0..<count { total[i] += x[i] }
+    }
 }
