@@ -22,7 +22,10 @@ enum KernelVariant: String, CaseIterable, Sendable {
     /// An unknown or unsupported name is reported on standard error and ignored.
     static let active: KernelVariant = {
         let best = supported.last ?? .portable
-        guard let name = ProcessInfo.processInfo.environment["MAKEMORE_KERNELS"], !name.isEmpty else { return best }
+        // getenv, not ProcessInfo's environment: that copies the whole environment into a dictionary,
+        // whose number of allocations varies with the environment and the run's hash seed.
+        guard let value = getenv("MAKEMORE_KERNELS"), value.pointee != 0 else { return best }
+        let name = String(cString: value)
         guard let variant = KernelVariant(rawValue: name), supported.contains(variant) else {
             let choices = supported.map(\.rawValue).joined(separator: ", ")
             FileHandle.standardError.write(
