@@ -80,13 +80,14 @@ void makemore_add(MakemoreKernelVariant variant, float *total, const float *x, l
 void makemore_scatter_add_rows(MakemoreKernelVariant variant, const int *indices, long count, const float *d_out,
                                float *d_table, long e);
 
-/// Softmax cross-entropy of `n` rows of `v` logits (`v` ≥ 1): `probs = softmax(logits)` and
+/// Softmax cross-entropy of `n` rows of `v` logits (`v` ≥ 1; `logits`, `probs` `(n, v)`, `targets`
+/// and `losses` `[n]`, each at its first row): `probs = softmax(logits)` and
 /// `losses[i] = log Σ exp(z - max) - (z[targets[i]] - max)`, with `max` the row's maximum and the
 /// exponentials from `makemore_exp` over all `n·v` shifted values at once.
 void makemore_cross_entropy_forward(MakemoreKernelVariant variant, const float *logits, const int *targets,
                                     float *probs, float *losses, long n, long v);
 
-/// `d_logits = (probs - onehot(targets)) · scale` over `n` rows of `v`: `probs · scale`, then
+/// `d_logits (n, v) = (probs - onehot(targets)) · scale` over `n` rows of `v`: `probs · scale`, then
 /// `scale` subtracted at each row's target.
 void makemore_cross_entropy_backward(MakemoreKernelVariant variant, const float *probs, const int *targets,
                                      float *d_logits, long n, long v, float scale);
