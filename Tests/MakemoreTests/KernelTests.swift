@@ -10,7 +10,8 @@ import Testing
 /// The `Float` kernels of `Kernels` against `ReferenceKernels`, over sizes that meet every tiling
 /// path: sizes below, at and past each tile width (8, 16, 24, 32) and row count (4, 8), the shapes of
 /// the models, and depths across the packing block (256); and blocks of wider matrices (leading
-/// dimensions). Every operand sits against an inaccessible page, so a read or write outside it crashes.
+/// dimensions). Each for every build of the C kernels this CPU runs (`KernelVariant.supported`).
+/// Every operand sits against an inaccessible page, so a read or write outside it crashes.
 @Suite struct MatmulKernelTests {
     static let awkward = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 27, 30, 31, 33, 64, 100, 200]
 
@@ -69,35 +70,37 @@ import Testing
         }
         let a = wide(m, k), b = wide(k, n), bt = wide(n, k), at = wide(k, m)
         let a0 = compact(a, m, k), b0 = compact(b, k, n), bt0 = compact(bt, n, k), at0 = compact(at, k, m)
-        for accumulate in [false, true] {
-            let c = wide(m, n), original = c.matrix.copy()
-            let expected = compact(c, m, n)
-            let cBlock = c.matrix.pointer + pad
-            Kernels.matmul(
-                a0.pointer, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: b.stride, ldc: c.stride,
-                accumulate: accumulate)
-            ReferenceKernels.matmul(a0.pointer, b0.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
-            expectClose(compact(c, m, n), expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)")
-            expectOutsideUnchanged(c.matrix, original, "matmul")
+        for variant in KernelVariant.supported {
+            for accumulate in [false, true] {
+                let c = wide(m, n), original = c.matrix.copy()
+                let expected = compact(c, m, n)
+                let cBlock = c.matrix.pointer + pad
+                variant.matmul(
+                    a0.pointer, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: b.stride, ldc: c.stride,
+                    accumulate: accumulate)
+                ReferenceKernels.matmul(a0.pointer, b0.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
+                expectClose(compact(c, m, n), expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)")
+                expectOutsideUnchanged(c.matrix, original, "matmul")
 
-            c.matrix.assign(original)
-            let expectedB = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
-            Kernels.matmulTransposedB(
-                a0.pointer, bt.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: bt.stride, ldc: c.stride,
-                accumulate: accumulate)
-            let product = Tensor<Float>(shape: [m, n])
-            ReferenceKernels.matmulTransposedB(a0.pointer, bt0.pointer, into: product.pointer, m: m, k: k, n: n)
-            expectClose(compact(c, m, n), expectedB + product, tolerance: tolerance, "matmulTransposedB \(size), accumulate \(accumulate)")
-            expectOutsideUnchanged(c.matrix, original, "matmulTransposedB")
+                c.matrix.assign(original)
+                let expectedB = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
+                variant.matmulTransposedB(
+                    a0.pointer, bt.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, ldb: bt.stride, ldc: c.stride,
+                    accumulate: accumulate)
+                let product = Tensor<Float>(shape: [m, n])
+                ReferenceKernels.matmulTransposedB(a0.pointer, bt0.pointer, into: product.pointer, m: m, k: k, n: n)
+                expectClose(compact(c, m, n), expectedB + product, tolerance: tolerance, "matmulTransposedB \(size), accumulate \(accumulate)")
+                expectOutsideUnchanged(c.matrix, original, "matmulTransposedB")
 
-            c.matrix.assign(original)
-            let expectedA = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
-            Kernels.matmulTransposedA(
-                at.matrix.pointer + pad, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, lda: at.stride,
-                ldb: b.stride, ldc: c.stride, accumulate: accumulate)
-            ReferenceKernels.matmulTransposedA(at0.pointer, b0.pointer, into: expectedA.pointer, m: m, k: k, n: n)
-            expectClose(compact(c, m, n), expectedA, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)")
-            expectOutsideUnchanged(c.matrix, original, "matmulTransposedA")
+                c.matrix.assign(original)
+                let expectedA = accumulate ? compact(c, m, n) : Tensor<Float>(shape: [m, n])
+                variant.matmulTransposedA(
+                    at.matrix.pointer + pad, b.matrix.pointer + pad, into: cBlock, m: m, k: k, n: n, lda: at.stride,
+                    ldb: b.stride, ldc: c.stride, accumulate: accumulate)
+                ReferenceKernels.matmulTransposedA(at0.pointer, b0.pointer, into: expectedA.pointer, m: m, k: k, n: n)
+                expectClose(compact(c, m, n), expectedA, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)")
+                expectOutsideUnchanged(c.matrix, original, "matmulTransposedA")
+            }
         }
     }
 
@@ -123,33 +126,38 @@ import Testing
         let bt: Tensor<Float> = randomTensor([n, k], &g), at: Tensor<Float> = randomTensor([k, m], &g)
         let start: Tensor<Float> = randomTensor([m, n], &g)
         let expected = Tensor<Float>(shape: [m, n])
-        for atEnd in fences {
-            let fencedA = FencedFloats(a, atEnd: atEnd), fencedB = FencedFloats(b, atEnd: atEnd)
-            let fencedBT = FencedFloats(bt, atEnd: atEnd), fencedAT = FencedFloats(at, atEnd: atEnd)
-            let c = FencedFloats(start, atEnd: atEnd)
-            let size = "(m,k,n) = (\(m),\(k),\(n))"
+        for variant in KernelVariant.supported {
+            for atEnd in fences {
+                let fencedA = FencedFloats(a, atEnd: atEnd), fencedB = FencedFloats(b, atEnd: atEnd)
+                let fencedBT = FencedFloats(bt, atEnd: atEnd), fencedAT = FencedFloats(at, atEnd: atEnd)
+                let c = FencedFloats(start, atEnd: atEnd)
+                let size = "(m,k,n) = (\(m),\(k),\(n)), \(variant)"
 
-            for accumulate in [false, true] {
-                expected.assign(start)
+                for accumulate in [false, true] {
+                    expected.assign(start)
+                    c.assign(start)
+                    variant.matmul(
+                        fencedA.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, ldb: n, ldc: n, accumulate: accumulate)
+                    ReferenceKernels.matmul(
+                        a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
+                    expectClose(c.tensor, expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
+                }
+
                 c.assign(start)
-                Kernels.matmul(fencedA.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, accumulate: accumulate)
-                ReferenceKernels.matmul(
-                    a.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n, accumulate: accumulate)
-                expectClose(c.tensor, expected, tolerance: tolerance, "matmul \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
-            }
+                variant.matmulTransposedB(
+                    fencedA.pointer, fencedBT.pointer, into: c.pointer, m: m, k: k, n: n, ldb: k, ldc: n, accumulate: false)
+                ReferenceKernels.matmulTransposedB(a.pointer, bt.pointer, into: expected.pointer, m: m, k: k, n: n)
+                expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedB \(size)", sourceLocation: sourceLocation)
 
-            c.assign(start)
-            Kernels.matmulTransposedB(fencedA.pointer, fencedBT.pointer, into: c.pointer, m: m, k: k, n: n)
-            ReferenceKernels.matmulTransposedB(a.pointer, bt.pointer, into: expected.pointer, m: m, k: k, n: n)
-            expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedB \(size)", sourceLocation: sourceLocation)
-
-            for accumulate in [false, true] {
-                c.assign(start)
-                if accumulate { expected.assign(start) } else { expected.fill(0) }
-                Kernels.matmulTransposedA(
-                    fencedAT.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, accumulate: accumulate)
-                ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
-                expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
+                for accumulate in [false, true] {
+                    c.assign(start)
+                    if accumulate { expected.assign(start) } else { expected.fill(0) }
+                    variant.matmulTransposedA(
+                        fencedAT.pointer, fencedB.pointer, into: c.pointer, m: m, k: k, n: n, lda: m, ldb: n, ldc: n,
+                        accumulate: accumulate)
+                    ReferenceKernels.matmulTransposedA(at.pointer, b.pointer, into: expected.pointer, m: m, k: k, n: n)
+                    expectClose(c.tensor, expected, tolerance: tolerance, "matmulTransposedA \(size), accumulate \(accumulate)", sourceLocation: sourceLocation)
+                }
             }
         }
     }

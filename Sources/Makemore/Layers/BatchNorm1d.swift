@@ -62,9 +62,43 @@ public struct BatchNorm1d<T: Scalar> {
     /// With `features`, only those columns of the `(n, featureCount)` tensors are computed (and
     /// those running statistics updated): each feature is normalised on its own, so a fast path
     /// may share a layer's features between threads.
+    ///
+    /// `Float` runs the C kernels of `KernelVariant.active`, the same loops as
+    /// `plainForwardTraining` (same bits), vectorized for the processor.
     public func forwardTraining(
         _ x: Tensor<T>, into out: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>,
         updatingRunningStatistics: Bool = true, features: Range<Int>? = nil
+    ) {
+        if T.self == Float.self {
+            forwardTraining(
+                kernels: .active, x, into: out, xhat: xhat, inverseStd: inverseStd,
+                updatingRunningStatistics: updatingRunningStatistics, features: features)
+        } else {
+            plainForwardTraining(
+                x, into: out, xhat: xhat, inverseStd: inverseStd, updatingRunningStatistics: updatingRunningStatistics,
+                features: features)
+        }
+    }
+
+    /// `forwardTraining` for `Float` on the C kernels of `kernels`.
+    func forwardTraining(
+        kernels: KernelVariant, _ x: Tensor<T>, into out: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>,
+        updatingRunningStatistics: Bool, features: Range<Int>?
+    ) {
+        let n = x.rows, f = featureCount, columns = features ?? 0..<f, c = columns.lowerBound
+        precondition(n >= 2, "batch-norm training needs at least two examples")
+        kernels.batchNormForward(
+            floats(x.pointer + c), into: floats(out.pointer + c), xhat: floats(xhat.pointer + c),
+            inverseStd: floats(inverseStd.pointer + c), gain: floats(gain.pointer + c), bias: floats(bias.pointer + c),
+            runningMean: floats(runningMean.pointer + c), runningVariance: floats(runningVariance.pointer + c),
+            rows: n, stride: f, features: columns.count, epsilon: Float(epsilon), momentum: Float(momentum),
+            updatingRunningStatistics: updatingRunningStatistics)
+    }
+
+    /// `forwardTraining` in plain Swift loops: the `Double` path, and the reference of the `Float` one.
+    func plainForwardTraining(
+        _ x: Tensor<T>, into out: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>,
+        updatingRunningStatistics: Bool, features: Range<Int>?
     ) {
         let n = x.rows, f = featureCount, columns = features ?? 0..<f, w = columns.count, c = columns.lowerBound
         precondition(n >= 2, "batch-norm training needs at least two examples")
@@ -125,9 +159,37 @@ public struct BatchNorm1d<T: Scalar> {
     ///
     /// `scratch (3, features)` holds the sums and per-feature factors. With `features`, only those
     /// columns are computed, as in `forwardTraining`.
+    ///
+    /// `Float` runs the C kernels of `KernelVariant.active`, the same loops as `plainBackward`.
     public func backward(
         dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, scratch: Tensor<T>,
         features: Range<Int>? = nil
+    ) {
+        if T.self == Float.self {
+            backward(kernels: .active, dOut: dOut, xhat: xhat, inverseStd: inverseStd, dX: dX, scratch: scratch, features: features)
+        } else {
+            plainBackward(dOut: dOut, xhat: xhat, inverseStd: inverseStd, dX: dX, scratch: scratch, features: features)
+        }
+    }
+
+    /// `backward` for `Float` on the C kernels of `kernels`.
+    func backward(
+        kernels: KernelVariant, dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>,
+        scratch: Tensor<T>, features: Range<Int>?
+    ) {
+        let n = dOut.rows, f = featureCount, columns = features ?? 0..<f, c = columns.lowerBound
+        kernels.batchNormBackward(
+            dOut: floats(dOut.pointer + c), xhat: floats(xhat.pointer + c), inverseStd: floats(inverseStd.pointer + c),
+            gain: floats(gain.pointer + c), dGain: floats(dGain.pointer + c), dBias: floats(dBias.pointer + c),
+            sumDOut: floats(scratch.pointer + c), sumDXhat: floats(scratch.pointer + f + c),
+            scale: floats(scratch.pointer + 2 * f + c), dX: floats(dX.pointer + c), rows: n, stride: f,
+            features: columns.count)
+    }
+
+    /// `backward` in plain Swift loops: the `Double` path, and the reference of the `Float` one.
+    func plainBackward(
+        dOut: Tensor<T>, xhat: Tensor<T>, inverseStd: Tensor<T>, dX: Tensor<T>, scratch: Tensor<T>,
+        features: Range<Int>?
     ) {
         let n = dOut.rows, f = featureCount, columns = features ?? 0..<f, w = columns.count, c = columns.lowerBound
         let sumDOut = scratch.pointer + c, sumDXhat = scratch.pointer + f + c, scale = scratch.pointer + 2 * f + c
@@ -154,6 +216,11 @@ public struct BatchNorm1d<T: Scalar> {
             let d = dOut.pointer + i * f + c, normalized = xhat.pointer + i * f + c, dRow = dX.pointer + i * f + c
             for j in 0..<w { dRow[j] = scale[j] * d[j] - sumDOut[j] - sumDXhat[j] * normalized[j] }
         }
+    }
+
+    /// The same pointer seen as `Float`, for `T == Float`.
+    @inline(__always) private func floats(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 
     /// The lecture's calibration: running statistics replaced by the statistics of a whole data

@@ -24,12 +24,30 @@ public enum CrossEntropy {
     /// is `log Σ exp(z - max) - (z[target] - max)`, which stays finite when a probability
     /// underflows to zero. The shifted rows are exponentiated in one pass over all the rows,
     /// which keeps the vector lanes full when a row (27 letters) is not a multiple of their width.
+    ///
+    /// `Float` runs the C kernels of `KernelVariant.active`, the same loops (same bits).
     public static func forward<T: Scalar>(
         logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>, rows: Range<Int>,
         losses: UnsafeMutablePointer<T>
     ) {
+        forward(kernels: .for(T.self), logits: logits, targets: targets, probs: probs, rows: rows, losses: losses)
+    }
+
+    /// `forward(rows:)` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    static func forward<T: Scalar>(
+        kernels: KernelVariant?, logits: Tensor<T>, targets: UnsafePointer<Int32>, probs: Tensor<T>, rows: Range<Int>,
+        losses: UnsafeMutablePointer<T>
+    ) {
         let v = logits.columns
         guard !rows.isEmpty else { return }
+        if let kernels {
+            let first = rows.lowerBound * v
+            kernels.crossEntropyForward(
+                logits: UnsafePointer(logits.pointer + first).floats, targets: targets + rows.lowerBound,
+                probs: (probs.pointer + first).floats, losses: (losses + rows.lowerBound).floats, rows: rows.count,
+                columns: v)
+            return
+        }
         for i in rows {
             let z = logits.pointer + i * v, p = probs.pointer + i * v
             var maximum = z[0]
@@ -54,8 +72,22 @@ public enum CrossEntropy {
     public static func backward<T: Scalar>(
         probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>? = nil
     ) {
+        backward(kernels: .for(T.self), probs: probs, targets: targets, dLogits: dLogits, rows: rows)
+    }
+
+    /// `backward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    static func backward<T: Scalar>(
+        kernels: KernelVariant?, probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>?
+    ) {
         let n = probs.rows, v = probs.columns
         let scale = 1 / T(n)
+        if let kernels {
+            let rows = rows ?? 0..<n, first = rows.lowerBound * v
+            kernels.crossEntropyBackward(
+                probs: UnsafePointer(probs.pointer + first).floats, targets: targets + rows.lowerBound,
+                dLogits: (dLogits.pointer + first).floats, rows: rows.count, columns: v, scale: Float(scale))
+            return
+        }
         for i in rows ?? 0..<n {
             let p = probs.pointer + i * v, d = dLogits.pointer + i * v
             for j in 0..<v { d[j] = p[j] * scale }

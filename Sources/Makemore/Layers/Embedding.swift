@@ -37,7 +37,18 @@ public struct Embedding<T: Scalar> {
     /// `dC[contexts[i][j]] += dembcat[i][j*e ..< (j+1)*e]`: each row of the batch's embeddings
     /// adds its gradient into the row of `C` it came from, repeats included (a scatter-add).
     public func backward(contexts: UnsafePointer<Int32>, blockSize: Int, dOut: Tensor<T>) {
+        backward(kernels: .for(T.self), contexts: contexts, blockSize: blockSize, dOut: dOut)
+    }
+
+    /// `backward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    func backward(kernels: KernelVariant?, contexts: UnsafePointer<Int32>, blockSize: Int, dOut: Tensor<T>) {
         let e = embeddingSize
+        if let kernels {
+            kernels.scatterAddRows(
+                indices: contexts, count: dOut.rows * blockSize, dOut: UnsafePointer(dOut.pointer).floats,
+                into: dTable.pointer.floats, width: e)
+            return
+        }
         for position in 0..<dOut.rows * blockSize {
             let dRow = dTable.pointer + Int(contexts[position]) * e
             let dIn = dOut.pointer + position * e

@@ -63,8 +63,19 @@ public struct Linear<T: Scalar> {
 
     /// Every row of `out (n, outputs.count)`, or its rows `rows`, set to `bias[outputs]`.
     func setBias(into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>? = nil) {
-        let source = bias!.pointer + outputs.lowerBound, width = outputs.count
-        for i in rows ?? 0..<out.rows {
+        setBias(kernels: .for(T.self), into: out, outputs: outputs, rows: rows)
+    }
+
+    /// `setBias` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    func setBias(kernels: KernelVariant?, into out: Tensor<T>, outputs: Range<Int>, rows: Range<Int>?) {
+        let source = bias!.pointer + outputs.lowerBound, width = outputs.count, rows = rows ?? 0..<out.rows
+        if let kernels {
+            kernels.broadcastRows(
+                UnsafePointer(source).floats, into: (out.pointer + rows.lowerBound * width).floats, rows: rows.count,
+                stride: width, width: width)
+            return
+        }
+        for i in rows {
             let row = out.pointer + i * width
             for j in 0..<width { row[j] = source[j] }
         }
@@ -89,9 +100,18 @@ public struct Linear<T: Scalar> {
             m: inputs.count, k: x.rows, n: outputs.count, lda: x.columns, ldc: outputCount, accumulate: false)
     }
 
-    /// `dbias[outputs] = dOut.sum(0)`.
+    /// `dbias[outputs] = dOut.sum(0)`: `dOut (n, outputs.count)` summed over its rows, in order.
     func biasGradient(dOut: Tensor<T>, outputs: Range<Int>) {
+        biasGradient(kernels: .for(T.self), dOut: dOut, outputs: outputs)
+    }
+
+    /// `biasGradient` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    func biasGradient(kernels: KernelVariant?, dOut: Tensor<T>, outputs: Range<Int>) {
         let sums = dBias!.pointer + outputs.lowerBound, width = outputs.count
+        if let kernels {
+            kernels.columnSums(UnsafePointer(dOut.pointer).floats, into: sums.floats, rows: dOut.rows, stride: width, width: width)
+            return
+        }
         sums.update(repeating: 0, count: width)
         for i in 0..<dOut.rows {
             let row = dOut.pointer + i * width

@@ -7,10 +7,7 @@ public enum Tanh {
 
     /// `dx = (1 - h²) · dh`: the derivative of tanh written with its output, which the forward kept.
     public static func backward<T: Scalar>(out: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>) {
-        for i in 0..<out.count {
-            let h = out.pointer[i]
-            dX.pointer[i] = (1 - h * h) * dOut.pointer[i]
-        }
+        backward(kernels: .for(T.self), out: out, dOut: dOut, dX: dX, columns: 0..<out.columns)
     }
 
     /// `forward` on the columns `columns` of `(n, width)` tensors (a fast path's share of a layer).
@@ -23,6 +20,21 @@ public enum Tanh {
 
     /// `backward` on the columns `columns` of `(n, width)` tensors.
     static func backward<T: Scalar>(out: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>, columns: Range<Int>) {
+        backward(kernels: .for(T.self), out: out, dOut: dOut, dX: dX, columns: columns)
+    }
+
+    /// `backward(columns:)` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the
+    /// reference); element by element, so on all columns it is the whole tensor's backward.
+    static func backward<T: Scalar>(
+        kernels: KernelVariant?, out: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>, columns: Range<Int>
+    ) {
+        if let kernels {
+            let offset = columns.lowerBound
+            kernels.tanhBackward(
+                out: UnsafePointer(out.pointer + offset).floats, dOut: UnsafePointer(dOut.pointer + offset).floats,
+                dX: (dX.pointer + offset).floats, rows: out.rows, stride: out.columns, width: columns.count)
+            return
+        }
         for i in 0..<out.rows {
             let offset = i * out.columns + columns.lowerBound
             let h = out.pointer + offset, d = dOut.pointer + offset, dx = dX.pointer + offset

@@ -195,11 +195,8 @@ final class MLPFastStep<T: Scalar>: TeamWork {
     private func outputRows(part: Int, targets: UnsafePointer<Int32>) {
         let r = batchRows[part], v = config.vocabularySize
         output.setBias(into: logits, outputs: 0..<v, rows: r)
-        for share in logitShares {
-            for i in r {
-                let row = logits.pointer + i * v, shareRow = share.pointer + i * v
-                for j in 0..<v { row[j] += shareRow[j] }
-            }
+        for share in logitShares {  // rows r of the logits, one share after the other
+            VectorMath.add(share.pointer + r.lowerBound * v, into: logits.pointer + r.lowerBound * v, count: r.count * v)
         }
         CrossEntropy.forward(logits: logits, targets: targets, probs: probs, rows: r, losses: rowLosses.pointer)
         CrossEntropy.backward(probs: probs, targets: targets, dLogits: dLogits, rows: r)
@@ -267,9 +264,6 @@ final class MLPFastStep<T: Scalar>: TeamWork {
     private func sumShares(into total: Tensor<T>, _ share: (Int) -> Tensor<T>) {
         let t = total.pointer
         t.update(from: share(0).pointer, count: total.count)
-        for slice in 1..<features.count {
-            let s = share(slice).pointer
-            for i in 0..<total.count { t[i] += s[i] }
-        }
+        for slice in 1..<features.count { VectorMath.add(share(slice).pointer, into: t, count: total.count) }
     }
 }

@@ -1,0 +1,11 @@
+// The kernels for x86-64 with AVX-512 (F, VL, DQ) and FMA: 32 vector registers hold the 8×24 tile.
+#include "KernelSupport.h"
+
+#if defined(__x86_64__)
+#define FUSED 1
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,fma"))), apply_to = function)
+#include "KernelBody.h"
+#pragma clang attribute pop
+
+const KernelTable makemore_kernels_avx512 = KERNEL_TABLE;
+#endif
