@@ -54,9 +54,17 @@ public enum CrossEntropy {
     public static func backward<T: Scalar>(
         probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>? = nil
     ) {
-        let n = probs.rows, v = probs.columns
+        backward(probs: probs, targets: targets, dLogits: dLogits, rows: rows ?? 0..<probs.rows, count: probs.rows)
+    }
+
+    /// `backward` on rows `rows` of a batch of `count` rows (which may be fewer than `probs.rows`,
+    /// buffers sized for the largest batch).
+    static func backward<T: Scalar>(
+        probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>, count n: Int
+    ) {
+        let v = probs.columns
         let scale = 1 / T(n)
-        for i in rows ?? 0..<n {
+        for i in rows {
             let p = probs.pointer + i * v, d = dLogits.pointer + i * v
             for j in 0..<v { d[j] = p[j] * scale }
             d[Int(targets[i])] -= scale
