@@ -57,9 +57,7 @@ public struct CausalSelfAttention {
                     var maximum = -T.infinity
                     for u in 0...t {
                         let k = qkv + (s + u) * 3 * c + c + h * hs
-                        var dot: T = 0
-                        for j in 0..<hs { dot += q[j] * k[j] }
-                        p[u] = dot * scale
+                        p[u] = Lanes.dot(q, k, hs) * scale
                         maximum = Swift.max(maximum, p[u])
                     }
                     var sum: T = 0
@@ -71,11 +69,8 @@ public struct CausalSelfAttention {
                     for u in t + 1..<n { p[u] = 0 }
                     // y_t = Σu att[t, u] v_u
                     let out = y + (s + t) * c + h * hs
-                    for j in 0..<hs { out[j] = 0 }
-                    for u in 0...t {
-                        let v = qkv + (s + u) * 3 * c + 2 * c + h * hs
-                        for j in 0..<hs { out[j] += p[u] * v[j] }
-                    }
+                    out.update(repeating: 0, count: hs)
+                    for u in 0...t { Lanes.addProduct(p[u], qkv + (s + u) * 3 * c + 2 * c + h * hs, into: out, hs) }
                 }
             }
         }
@@ -113,20 +108,15 @@ public struct CausalSelfAttention {
                     let p = a + t * n, dy = dY + (s + t) * c + h * hs
                     var weighted: T = 0  // Σ_w att[t, w] datt[t, w]
                     for u in 0...t {
-                        var dot: T = 0
-                        for j in 0..<hs {
-                            dot += dy[j] * qkv[v(u) + j]
-                            dQKV[v(u) + j] += p[u] * dy[j]
-                        }
+                        let dot = Lanes.dot(dy, qkv + v(u), hs)
+                        Lanes.addProduct(p[u], dy, into: dQKV + v(u), hs)
                         dAtt[u] = dot
                         weighted += p[u] * dot
                     }
                     for u in 0...t {
                         let dScore = p[u] * (dAtt[u] - weighted) * scale
-                        for j in 0..<hs {
-                            dQKV[q(t) + j] += dScore * qkv[k(u) + j]
-                            dQKV[k(u) + j] += dScore * qkv[q(t) + j]
-                        }
+                        Lanes.addProduct(dScore, qkv + k(u), into: dQKV + q(t), hs)
+                        Lanes.addProduct(dScore, qkv + q(t), into: dQKV + k(u), hs)
                     }
                 }
             }

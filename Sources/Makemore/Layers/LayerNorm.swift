@@ -42,12 +42,8 @@ public struct LayerNorm<T: Scalar> {
         let c = weight.count, w = weight.pointer, b = bias.pointer
         for r in rows {
             let row = x + r * c, o = out + r * c
-            var sum: T = 0
-            for j in 0..<c { sum += row[j] }
-            let m = sum / T(c)
-            var squares: T = 0
-            for j in 0..<c { squares += (row[j] - m) * (row[j] - m) }
-            let s = 1 / (squares / T(c) + epsilon).squareRoot()
+            let m = Lanes.sum(row, c) / T(c)
+            let s = 1 / (Lanes.squaredDeviations(row, from: m, c) / T(c) + epsilon).squareRoot()
             for j in 0..<c { o[j] = w[j] * ((row[j] - m) * s) + b[j] }
             mean[r] = m
             rstd[r] = s
@@ -78,11 +74,21 @@ public struct LayerNorm<T: Scalar> {
         for r in rows {
             let row = x + r * c, d = dOut + r * c, dx = dX + r * c
             let m = mean[r], s = rstd[r]
-            var dxhatMean: T = 0, dxhatXhatMean: T = 0
-            for j in 0..<c {
+            // mean(dxhat) and mean(dxhat · xhat), eight lanes of partial sums each
+            var dxhatLanes = SIMD8<T>(), dxhatXhatLanes = SIMD8<T>()
+            var j = 0
+            while j + 8 <= c {
+                let xhat = (Lanes.load(row + j) - m) * s, dxhat = Lanes.load(d + j) * Lanes.load(w + j)
+                dxhatLanes += dxhat
+                dxhatXhatLanes += dxhat * xhat
+                j += 8
+            }
+            var dxhatMean = dxhatLanes.sum(), dxhatXhatMean = dxhatXhatLanes.sum()
+            while j < c {
                 let xhat = (row[j] - m) * s, dxhat = d[j] * w[j]
                 dxhatMean += dxhat
                 dxhatXhatMean += dxhat * xhat
+                j += 1
             }
             dxhatMean /= T(c)
             dxhatXhatMean /= T(c)
