@@ -13,6 +13,10 @@
 /// Read `forward`, `backward` and `update`: the plain path, one thread, as llm.c's
 /// `gpt2_forward`, `gpt2_backward`, `gpt2_update`. The backward zeroes every gradient once, and
 /// each layer's backward adds into its gradients.
+///
+/// Training runs the fast path (`trainingStep`, `forwardBackward`, and AdamW's step):
+/// `TransformerFastStep`, the same numbers bit for bit in buffers made once, shared by up to two
+/// threads (`threads`).
 public final class Transformer<T: Scalar> {
     public let config: TransformerConfig
     /// Every tensor, in the layout of `config.parameterSpecs`.
