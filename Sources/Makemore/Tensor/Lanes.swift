@@ -6,8 +6,6 @@
 /// their order is fixed but not the plain loop's. Element-wise updates (`addProduct`) compute each
 /// element exactly as the plain loop does.
 enum Lanes {
-    typealias Vector<T: Scalar> = SIMD8<T>
-
     @inline(__always)
     static func load<T: Scalar>(_ p: UnsafePointer<T>) -> SIMD8<T> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<T>.self)
