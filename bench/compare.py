@@ -1,5 +1,8 @@
 """Run `makemore bench` and `bench/torch_baseline.py` side by side and print medians and ratios.
 
+The transformer runs with AdamW as makemore trains it (PyTorch: makemore's padded batches;
+ours: the words' own positions); its GFLOP/s counts the positions we compute.
+
 For each configuration the implementations (ours; PyTorch eager with autograd; for the MLP,
 PyTorch eager with the lecture's manual backward; with `--baseline`, another makemore binary,
 such as the version before a change) run in turn, alternating, `--reps` times, each in a fresh
@@ -35,12 +38,22 @@ class Config:
     ours_steps: int    # timed steps per run, chosen so a run takes about a second
     torch_steps: int
     model: str = "mlp"
+    heads: int | None = None  # the transformer's; it has no --hidden (its MLP is 4 x embed)
 
     def model_args(self) -> list[str]:
-        args = ["--embed", str(self.embed), "--hidden", str(self.hidden), "--block", str(self.block)]
+        args = ["--embed", str(self.embed), "--block", str(self.block)]
+        if self.model != "transformer":
+            args += ["--hidden", str(self.hidden)]
         if self.layers is not None:
             args += ["--layers", str(self.layers)]
+        if self.heads is not None:
+            args += ["--heads", str(self.heads)]
         return args + ["--batch", str(self.batch), "--threads", str(self.threads)]
+
+    @property
+    def optimizer_args(self) -> list[str]:
+        """makemore trains the transformer with AdamW (lr 5e-4), as torch_baseline.py does."""
+        return ["--optimizer", "adamw"] if self.model == "transformer" else []
 
     @property
     def variants(self) -> list[str]:
@@ -57,6 +70,9 @@ CONFIGS = [
     Config("large", 64, 1024, 8, 1, 512, 2, 100, 60),
     Config("wavenet", 24, 128, 8, None, 32, 1, 5_000, 1_000, model="wavenet"),
     Config("wavenet", 24, 128, 8, None, 32, 2, 8_000, 1_000, model="wavenet"),
+    # makemore's default model: batches of 32 words (block 16: the longest name + 1), AdamW.
+    Config("transformer", 64, 256, 16, 4, 32, 1, 1_500, 200, model="transformer", heads=4),
+    Config("transformer", 64, 256, 16, 4, 32, 2, 2_000, 200, model="transformer", heads=4),
 ]
 
 
@@ -67,7 +83,7 @@ def run_json(command: list[str]) -> dict:
 
 def ours(binary: str, c: Config) -> dict:
     model = ["--model", c.model] if c.model != "mlp" else []  # a binary from before --model takes none
-    return run_json([binary, "bench", *model, *c.model_args(), "--steps", str(c.ours_steps),
+    return run_json([binary, "bench", *model, *c.model_args(), *c.optimizer_args, "--steps", str(c.ours_steps),
                      "--warmup", str(max(c.ours_steps // 10, 5)), "--json"])
 
 
@@ -91,7 +107,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--makemore", required=True, help="path of the release makemore binary")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each implementation (default 5)")
-    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet",
+    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer",
                         help="comma-separated configuration names")
     parser.add_argument("--baseline", help="another makemore binary (the version before a change) to run alongside")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (with --baseline: before / after only)")
@@ -139,8 +155,9 @@ def main() -> int:
     for r in rows:
         c = r["config"]
         layers = "-" if c.layers is None else c.layers
+        hidden = f"{c.hidden} (4 x embed), heads {c.heads}" if c.model == "transformer" else c.hidden
         lines.append(
-            f"| {c.name} | {c.embed}, {c.hidden}, {c.block}, {layers}, {c.batch} | {c.threads} | "
+            f"| {c.name} | {c.embed}, {hidden}, {c.block}, {layers}, {c.batch} | {c.threads} | "
             + " | ".join(cell(r, k) for k in columns) + " | "
             + " | ".join(f"{r['ours'] / r[k]:.2f}x" if k in r else "-" for k in ratios)
             + f" | {r['gflops']:.1f} | {r['ours_rss']:.0f} / {r['torch_rss']:.0f} |")

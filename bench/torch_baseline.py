@@ -8,6 +8,13 @@ steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
            Linear; softmax cross-entropy. Batch-norm momentum 0.001.
   wavenet  makemore part 5's hierarchical model (embed 24, hidden 128, block 8 by default),
            initialised as the lecture does; batch-norm momentum 0.1.
+  transformer  karpathy/makemore's Transformer (embed 64, 4 layers, 4 heads by default) run as
+           makemore runs it: whole words padded to the block size (the longest word + 1, 16 for
+           the names), inputs `0, c1..cn` padded with 0, targets `c1..cn, 0` padded with -1 and
+           `F.cross_entropy(ignore_index=-1)`; PyTorch's default initial values; autograd,
+           `zero_grad(set_to_none=True)` and `torch.optim.AdamW(lr 5e-4, betas (0.9, 0.99),
+           eps 1e-8, weight_decay 0.01)`; batches of `--batch` words drawn with torch.randint
+           (makemore's DataLoader is left out, which only helps PyTorch).
 
 Two variants:
 
@@ -49,7 +56,9 @@ LEARNING_RATE = 0.1
 DEFAULTS = {  # per model, for the options not given
     "mlp": {"embed": 10, "hidden": 64, "block": 3, "layers": 1, "momentum": 0.001},
     "wavenet": {"embed": 24, "hidden": 128, "block": 8, "momentum": 0.1},
+    "transformer": {"embed": 64, "layers": 4, "heads": 4, "momentum": 0.0},  # block: the longest word + 1
 }
+TRANSFORMER_LEARNING_RATE = 5e-4
 
 
 def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -58,6 +67,31 @@ def training_split(path: Path, block: int) -> tuple[torch.Tensor, torch.Tensor, 
     vocab = mm.vocabulary(words)
     X, Y = mm.build_dataset(mm.split(words)["train"], vocab, block)
     return X, Y, vocab
+
+
+def word_split(path: Path, block: int | None) -> tuple[torch.Tensor, torch.Tensor, str, int]:
+    """The lecture's training words as makemore's CharDataset holds them: X (n, block) `0, c1..cn`
+    padded with 0, Y (n, block) `c1..cn, 0` padded with -1; the vocabulary and the block size."""
+    words = mm.read_words(path)
+    vocab = mm.vocabulary(words)
+    block = block or max(len(w) for w in words) + 1
+    stoi = {ch: i for i, ch in enumerate(vocab)}
+    train = [w for w in mm.split(words)["train"] if len(w) < block]
+    X = torch.zeros(len(train), block, dtype=torch.long)
+    Y = torch.full((len(train), block), -1, dtype=torch.long)
+    for i, w in enumerate(train):
+        ix = torch.tensor([stoi[ch] for ch in w], dtype=torch.long)
+        X[i, 1:1 + len(w)] = ix
+        Y[i, :len(w)] = ix
+        Y[i, len(w)] = 0
+    return X, Y, vocab, block
+
+
+def transformer_flops(cfg: mm.Config, batch: int) -> float:
+    """As makemore computes: every word `block` positions. 2·m·k·n for the forward, dx and dW of
+    each Linear (m = batch·block) and of the attention's q kᵀ and att v per word and head."""
+    m, C, T, L = batch * cfg.block, cfg.embed, cfg.block, cfg.layers
+    return 3 * 2 * m * (L * 12 * C * C + C * cfg.vocab_size) + L * 3 * 2 * 2 * batch * T * T * C
 
 
 def peak_rss_mb() -> float:
@@ -79,7 +113,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--embed", type=int, help="default 10 (mlp), 24 (wavenet)")
     parser.add_argument("--hidden", type=int, help="default 64 (mlp), 128 (wavenet)")
     parser.add_argument("--block", type=int, help="default 3 (mlp), 8 (wavenet: a power of two)")
-    parser.add_argument("--layers", type=int, help="mlp hidden blocks, default 1 (the wavenet has log2(block) levels)")
+    parser.add_argument("--layers", type=int,
+                        help="mlp hidden blocks, default 1; transformer blocks, default 4 (the wavenet has log2(block) levels)")
+    parser.add_argument("--heads", type=int, help="transformer attention heads, default 4")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--momentum", type=float, help="batch-norm momentum, default 0.001 (mlp), 0.1 (wavenet)")
     parser.add_argument("--steps", type=int, default=1000, help="timed steps")
@@ -93,15 +129,21 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.model == "wavenet" and args.layers is not None:
         parser.error("--layers is for the mlp: the wavenet has log2(--block) levels")
+    if args.model == "transformer":
+        if args.variant != "autograd":
+            parser.error("the transformer has the autograd variant only")
+        args.hidden = None
     for name, value in DEFAULTS[args.model].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("embed", "hidden", "block", "layers", "threads", "steps"):
+    for name in ("embed", "hidden", "block", "layers", "heads", "threads", "steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.model == "wavenet" and mm.wavenet_levels(args.block) is None:
         parser.error(f"--block must be a power of two, at least 2, for the wavenet, got {args.block}")
-    if args.batch < 2:
+    if args.model == "transformer" and args.embed % args.heads:
+        parser.error(f"--embed {args.embed} is not a multiple of --heads {args.heads}")
+    if args.batch < 2 and args.model != "transformer":
         parser.error("--batch must be at least 2 (batch norm divides by n-1)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
@@ -132,9 +174,63 @@ def print_text(result: dict, warmup: int) -> None:
     print(f"final loss {result['final_loss']:.4f} (last minibatch, after {warmup + result['steps']} steps)")
 
 
+def transformer_main(args: argparse.Namespace) -> dict:
+    """Times makemore's Transformer training steps; returns the result fields."""
+    X, Y, vocab, block = word_split(args.data, args.block)
+    args.block = block
+    cfg = mm.Config(model="transformer", vocab=vocab, embed=args.embed, hidden=4 * args.embed, block=block,
+                    layers=args.layers, heads=args.heads)
+    torch.manual_seed(args.seed)
+    model = mm.Transformer(cfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=TRANSFORMER_LEARNING_RATE, weight_decay=0.01,
+                                  betas=(0.9, 0.99), eps=1e-8)
+    g = torch.Generator().manual_seed(args.seed)
+
+    def train(steps: int) -> torch.Tensor | None:
+        loss = None
+        for _ in range(steps):
+            ix = torch.randint(0, X.shape[0], (args.batch,), generator=g)
+            _, loss = model(X[ix], Y[ix])
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return loss
+
+    train(args.warmup)
+    start = time.perf_counter()
+    loss = train(args.steps)
+    seconds = time.perf_counter() - start
+    assert loss is not None
+    steps_per_s = args.steps / seconds
+    return {"seconds": seconds, "steps_per_s": steps_per_s, "final_loss": loss.item(), "layers": args.layers,
+            "heads": args.heads, "gflops": transformer_flops(cfg, args.batch) * steps_per_s / 1e9}
+
+
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    if args.model == "transformer":
+        try:
+            timed = transformer_main(args)
+        except mm.InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        result = {
+            "variant": args.variant, "embed": args.embed, "hidden": None, "block": args.block, "batch": args.batch,
+            "threads": args.threads, "steps": args.steps, "ms_per_step": 1000 * timed["seconds"] / args.steps,
+            "peak_rss_mb": peak_rss_mb(), "model": args.model, "optimizer": "adamw", **timed,
+        }
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"torch {torch.__version__} eager CPU: model transformer, embed {args.embed}, layers {args.layers}, "
+                  f"heads {args.heads}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
+            print(f"steps/s    {result['steps_per_s']:.1f}")
+            print(f"ms/step    {result['ms_per_step']:.4f}")
+            print(f"GFLOP/s    {result['gflops']:.2f} (matmuls, every word counted as {args.block} positions)")
+            print(f"peak RSS   {result['peak_rss_mb']:.1f} MB")
+            print(f"final loss {result['final_loss']:.4f} (last minibatch, after {args.warmup + args.steps} steps)")
+        return 0
     try:
         Xtr, Ytr, vocab = training_split(args.data, args.block)
     except mm.InputError as error:

@@ -75,10 +75,13 @@ public struct WordBatch: Minibatch, Equatable {
         starts.append(0)
         inputs.removeAll(keepingCapacity: true)
         targets.removeAll(keepingCapacity: true)
-        for _ in 0..<count { append(dataset.word(generator.nextIndex(below: dataset.wordCount))) }
+        for _ in 0..<count {
+            let w = generator.nextIndex(below: dataset.wordCount)
+            append(dataset.characters[dataset.wordStarts[w]..<dataset.wordStarts[w + 1] - 1])  // a slice: no allocation
+        }
     }
 
-    private mutating func append(_ word: [Int32]) {
+    private mutating func append<Word: Collection<Int32>>(_ word: Word) {
         precondition(
             word.count < blockSize,
             "a word of \(word.count) characters needs a block size of at least \(word.count + 1), not \(blockSize)")

@@ -36,20 +36,28 @@ public struct CausalSelfAttention {
 
     /// `y (rows, C)` from `qkv (rows, 3C)`; writes `att` (see `attentionOffsets`; entries `u > t` are 0).
     public func forward<T: Scalar>(qkv: Tensor<T>, batch: WordBatch, att: Tensor<T>, into y: Tensor<T>) {
-        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot(), offsets = attentionOffsets(batch)
-        for w in 0..<batch.count {
-            let rows = batch.positions(ofWord: w), n = rows.count, s = rows.lowerBound
+        let offsets = attentionOffsets(batch)
+        forward(qkv: qkv.pointer, starts: batch.starts, attentionOffsets: offsets, words: 0..<batch.count, att: att.pointer, into: y.pointer)
+    }
+
+    /// `forward` on the words `words` (their rows of `qkv` and `y`, their probabilities in `att`),
+    /// word `w` at rows `starts[w] ..< starts[w + 1]` and probabilities at `attentionOffsets[w]`.
+    func forward<T: Scalar>(
+        qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>,
+        att: UnsafeMutablePointer<T>, into y: UnsafeMutablePointer<T>
+    ) {
+        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot()
+        for w in words {
+            let s = starts[w], n = starts[w + 1] - s
             for h in 0..<heads {
-                let a = att.pointer + offsets[w] + h * n * n  // (n, n) for this word and head
+                let a = att + offsets[w] + h * n * n  // (n, n) for this word and head
                 for t in 0..<n {
-                    let q = qkv.pointer + (s + t) * 3 * c + h * hs, p = a + t * n
+                    let q = qkv + (s + t) * 3 * c + h * hs, p = a + t * n
                     // scores, then softmax over u ≤ t (the maximum subtracted first)
                     var maximum = -T.infinity
                     for u in 0...t {
-                        let k = qkv.pointer + (s + u) * 3 * c + c + h * hs
-                        var dot: T = 0
-                        for j in 0..<hs { dot += q[j] * k[j] }
-                        p[u] = dot * scale
+                        let k = qkv + (s + u) * 3 * c + c + h * hs
+                        p[u] = Lanes.dot(q, k, hs) * scale
                         maximum = Swift.max(maximum, p[u])
                     }
                     var sum: T = 0
@@ -60,12 +68,9 @@ public struct CausalSelfAttention {
                     for u in 0...t { p[u] /= sum }
                     for u in t + 1..<n { p[u] = 0 }
                     // y_t = Σu att[t, u] v_u
-                    let out = y.pointer + (s + t) * c + h * hs
-                    for j in 0..<hs { out[j] = 0 }
-                    for u in 0...t {
-                        let v = qkv.pointer + (s + u) * 3 * c + 2 * c + h * hs
-                        for j in 0..<hs { out[j] += p[u] * v[j] }
-                    }
+                    let out = y + (s + t) * c + h * hs
+                    out.update(repeating: 0, count: hs)
+                    for u in 0...t { Lanes.addProduct(p[u], qkv + (s + u) * 3 * c + 2 * c + h * hs, into: out, hs) }
                 }
             }
         }
@@ -77,33 +82,41 @@ public struct CausalSelfAttention {
     ///     dscore[u]  = att[t, u] · (datt[t, u] - Σ_w att[t, w] · datt[t, w])      (softmax backward)
     ///     dq_t      += Σ_u dscore[u] · k_u / √hs      dk_u += dscore[u] · q_t / √hs
     public func backward<T: Scalar>(qkv: Tensor<T>, batch: WordBatch, att: Tensor<T>, dY: Tensor<T>, dQKV: Tensor<T>) {
-        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot(), offsets = attentionOffsets(batch)
-        var dAtt = [T](repeating: 0, count: batch.blockSize)
-        for w in 0..<batch.count {
-            let rows = batch.positions(ofWord: w), n = rows.count, s = rows.lowerBound
+        let offsets = attentionOffsets(batch)
+        withUnsafeTemporaryAllocation(of: T.self, capacity: batch.blockSize) { dAtt in
+            backward(
+                qkv: qkv.pointer, starts: batch.starts, attentionOffsets: offsets, words: 0..<batch.count, att: att.pointer,
+                dY: dY.pointer, dQKV: dQKV.pointer, scratch: dAtt.baseAddress!)
+        }
+    }
+
+    /// `backward` on the words `words` (see `forward(qkv:starts:attentionOffsets:words:att:into:)`);
+    /// `scratch` holds `blockSize` numbers.
+    func backward<T: Scalar>(
+        qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>, att: UnsafePointer<T>,
+        dY: UnsafePointer<T>, dQKV: UnsafeMutablePointer<T>, scratch dAtt: UnsafeMutablePointer<T>
+    ) {
+        let c = width, hs = headSize, scale = 1 / T(hs).squareRoot()
+        for w in words {
+            let s = starts[w], n = starts[w + 1] - s
             for h in 0..<heads {
-                let a = att.pointer + offsets[w] + h * n * n
+                let a = att + offsets[w] + h * n * n
                 func q(_ t: Int) -> Int { (s + t) * 3 * c + h * hs }  // offsets of q_t, k_t, v_t in qkv
                 func k(_ t: Int) -> Int { q(t) + c }
                 func v(_ t: Int) -> Int { q(t) + 2 * c }
                 for t in 0..<n {
-                    let p = a + t * n, dy = dY.pointer + (s + t) * c + h * hs
+                    let p = a + t * n, dy = dY + (s + t) * c + h * hs
                     var weighted: T = 0  // Σ_w att[t, w] datt[t, w]
                     for u in 0...t {
-                        var dot: T = 0
-                        for j in 0..<hs {
-                            dot += dy[j] * qkv[v(u) + j]
-                            dQKV[v(u) + j] += p[u] * dy[j]
-                        }
+                        let dot = Lanes.dot(dy, qkv + v(u), hs)
+                        Lanes.addProduct(p[u], dy, into: dQKV + v(u), hs)
                         dAtt[u] = dot
                         weighted += p[u] * dot
                     }
                     for u in 0...t {
                         let dScore = p[u] * (dAtt[u] - weighted) * scale
-                        for j in 0..<hs {
-                            dQKV[q(t) + j] += dScore * qkv[k(u) + j]
-                            dQKV[k(u) + j] += dScore * qkv[q(t) + j]
-                        }
+                        Lanes.addProduct(dScore, qkv + k(u), into: dQKV + q(t), hs)
+                        Lanes.addProduct(dScore, qkv + q(t), into: dQKV + k(u), hs)
                     }
                 }
             }

@@ -75,11 +75,21 @@ public enum CrossEntropy {
         backward(kernels: .for(T.self), probs: probs, targets: targets, dLogits: dLogits, rows: rows)
     }
 
-    /// `backward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference).
+    /// `backward` on rows `rows` of a batch of `count` rows (which may be fewer than `probs.rows`,
+    /// buffers sized for the largest batch).
     static func backward<T: Scalar>(
-        kernels: KernelVariant?, probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>?
+        probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>, count: Int
     ) {
-        let n = probs.rows, v = probs.columns
+        backward(kernels: .for(T.self), probs: probs, targets: targets, dLogits: dLogits, rows: rows, count: count)
+    }
+
+    /// `backward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (its reference);
+    /// `count` is the batch size (`probs.rows` unless given).
+    static func backward<T: Scalar>(
+        kernels: KernelVariant?, probs: Tensor<T>, targets: UnsafePointer<Int32>, dLogits: Tensor<T>, rows: Range<Int>?,
+        count: Int? = nil
+    ) {
+        let n = count ?? probs.rows, v = probs.columns
         let scale = 1 / T(n)
         if let kernels {
             let rows = rows ?? 0..<n, first = rows.lowerBound * v

@@ -31,16 +31,20 @@ public struct LayerNorm<T: Scalar> {
 
     /// `out (n, C) = LayerNorm(x (n, C))`; writes `mean [n]` and `rstd [n]` for the backward.
     public func forward(_ x: Tensor<T>, into out: Tensor<T>, mean: Tensor<T>, rstd: Tensor<T>) {
-        let c = x.columns
-        for r in 0..<x.rows {
-            let row = x.pointer + r * c, o = out.pointer + r * c
-            var sum: T = 0
-            for j in 0..<c { sum += row[j] }
-            let m = sum / T(c)
-            var squares: T = 0
-            for j in 0..<c { squares += (row[j] - m) * (row[j] - m) }
-            let s = 1 / (squares / T(c) + epsilon).squareRoot()
-            for j in 0..<c { o[j] = weight[j] * ((row[j] - m) * s) + bias[j] }
+        forward(x.pointer, into: out.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: 0..<x.rows)
+    }
+
+    /// `forward` on rows `rows` of `x (·, C)`, `out (·, C)`, `mean [·]`, `rstd [·]` (a fast path's share).
+    func forward(
+        _ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>,
+        rstd: UnsafeMutablePointer<T>, rows: Range<Int>
+    ) {
+        let c = weight.count, w = weight.pointer, b = bias.pointer
+        for r in rows {
+            let row = x + r * c, o = out + r * c
+            let m = Lanes.sum(row, c) / T(c)
+            let s = 1 / (Lanes.squaredDeviations(row, from: m, c) / T(c) + epsilon).squareRoot()
+            for j in 0..<c { o[j] = w[j] * ((row[j] - m) * s) + b[j] }
             mean[r] = m
             rstd[r] = s
         }
@@ -56,23 +60,66 @@ public struct LayerNorm<T: Scalar> {
     /// The last line is the chain rule through `mean` and `rstd`, which every `x[j]` of the row
     /// feeds: `-mean(dxhat)` through the mean, `-xhat · mean(dxhat · xhat)` through the variance.
     public func backward(x: Tensor<T>, mean: Tensor<T>, rstd: Tensor<T>, dOut: Tensor<T>, dX: Tensor<T>) {
-        let c = x.columns
-        for r in 0..<x.rows {
-            let row = x.pointer + r * c, d = dOut.pointer + r * c, dx = dX.pointer + r * c
+        inputGradient(x: x.pointer, mean: mean.pointer, rstd: rstd.pointer, dOut: dOut.pointer, dX: dX.pointer, rows: 0..<x.rows)
+        parameterGradient(x: x.pointer, mean: mean.pointer, rstd: rstd.pointer, dOut: dOut.pointer, rows: x.rows, features: 0..<x.columns,
+            accumulate: true)
+    }
+
+    /// The `dx` line of `backward` on rows `rows` (rows are independent).
+    func inputGradient(
+        x: UnsafePointer<T>, mean: UnsafePointer<T>, rstd: UnsafePointer<T>, dOut: UnsafePointer<T>,
+        dX: UnsafeMutablePointer<T>, rows: Range<Int>
+    ) {
+        let c = weight.count, w = weight.pointer
+        for r in rows {
+            let row = x + r * c, d = dOut + r * c, dx = dX + r * c
             let m = mean[r], s = rstd[r]
-            var dxhatMean: T = 0, dxhatXhatMean: T = 0
-            for j in 0..<c {
-                let xhat = (row[j] - m) * s, dxhat = d[j] * weight[j]
+            // mean(dxhat) and mean(dxhat · xhat), eight lanes of partial sums each
+            var dxhatLanes = SIMD8<T>(), dxhatXhatLanes = SIMD8<T>()
+            var j = 0
+            while j + 8 <= c {
+                let xhat = (Lanes.load(row + j) - m) * s, dxhat = Lanes.load(d + j) * Lanes.load(w + j)
+                dxhatLanes += dxhat
+                dxhatXhatLanes += dxhat * xhat
+                j += 8
+            }
+            var dxhatMean = dxhatLanes.sum(), dxhatXhatMean = dxhatXhatLanes.sum()
+            while j < c {
+                let xhat = (row[j] - m) * s, dxhat = d[j] * w[j]
                 dxhatMean += dxhat
                 dxhatXhatMean += dxhat * xhat
+                j += 1
             }
             dxhatMean /= T(c)
             dxhatXhatMean /= T(c)
             for j in 0..<c {
-                let xhat = (row[j] - m) * s, dxhat = d[j] * weight[j]
-                dBias[j] += d[j]
-                dWeight[j] += d[j] * xhat
+                let xhat = (row[j] - m) * s, dxhat = d[j] * w[j]
                 dx[j] += s * (dxhat - dxhatMean - xhat * dxhatXhatMean)
+            }
+        }
+    }
+
+    /// The `dweight` and `dbias` lines of `backward` for the features `features`, summed over
+    /// rows `0..<rows` in order (each feature is a sum of its own), added to the gradients, or
+    /// written unless `accumulate` (the sums then start from zero).
+    func parameterGradient(
+        x: UnsafePointer<T>, mean: UnsafePointer<T>, rstd: UnsafePointer<T>, dOut: UnsafePointer<T>, rows: Int,
+        features: Range<Int>, accumulate: Bool
+    ) {
+        let c = weight.count, dw = dWeight.pointer, db = dBias.pointer
+        if !accumulate {
+            for j in features {
+                dw[j] = 0
+                db[j] = 0
+            }
+        }
+        for r in 0..<rows {
+            let row = x + r * c, d = dOut + r * c
+            let m = mean[r], s = rstd[r]
+            for j in features {
+                let xhat = (row[j] - m) * s
+                db[j] += d[j]
+                dw[j] += d[j] * xhat
             }
         }
     }

@@ -46,4 +46,32 @@ public struct PositionEmbedding<T: Scalar> {
             }
         }
     }
+
+    /// `forward` on the words `words` of `batch`, into rows of `out (rows, C)`.
+    func forward(_ batch: WordBatch, words: Range<Int>, into out: UnsafeMutablePointer<T>) {
+        let c = tokens.columns
+        for w in words {
+            for (t, r) in batch.positions(ofWord: w).enumerated() {
+                let token = tokens.pointer + Int(batch.inputs[r]) * c, position = positions.pointer + t * c, o = out + r * c
+                for j in 0..<c { o[j] = token[j] + position[j] }
+            }
+        }
+    }
+
+    /// `backward` for the features (columns) `features` of both tables, which it first zeroes:
+    /// each column is a scatter-add of its own, in the order of the rows.
+    func backward(_ batch: WordBatch, dOut: UnsafePointer<T>, features: Range<Int>) {
+        let c = tokens.columns
+        for row in 0..<dTokens.rows { (dTokens.pointer + row * c + features.lowerBound).update(repeating: 0, count: features.count) }
+        for row in 0..<dPositions.rows { (dPositions.pointer + row * c + features.lowerBound).update(repeating: 0, count: features.count) }
+        for w in 0..<batch.count {
+            for (t, r) in batch.positions(ofWord: w).enumerated() {
+                let dToken = dTokens.pointer + Int(batch.inputs[r]) * c, dPosition = dPositions.pointer + t * c, d = dOut + r * c
+                for j in features {
+                    dToken[j] += d[j]
+                    dPosition[j] += d[j]
+                }
+            }
+        }
+    }
 }

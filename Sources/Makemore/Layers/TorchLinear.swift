@@ -59,4 +59,38 @@ public struct TorchLinear<T: Scalar> {
         }
         Kernels.matmul(dOut.pointer, weight.pointer, into: dX.pointer, m: n, k: o, n: i, accumulate: true)
     }
+
+    // MARK: Shares of a step (a fast path's), on raw rows
+
+    /// `forward` on `n` rows: `out (n, outputCount) = x (n, inputCount) @ weightᵀ + bias`.
+    func forward(_ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, rows n: Int) {
+        let o = outputCount
+        if let bias {
+            for i in 0..<n { (out + i * o).update(from: bias.pointer, count: o) }
+        }
+        Kernels.matmulTransposedB(x, weight.pointer, into: out, m: n, k: inputCount, n: o, accumulate: bias != nil)
+    }
+
+    /// `dweight[outputs, :] = dOut[:, outputs]ᵀ @ x` and `dbias[outputs] = dOut[:, outputs].sum(0)`
+    /// over `n` rows (written, not added: the sums of `backward` starting from zero); each output
+    /// is a sum of its own, so a fast path shares them out by outputs.
+    func weightGradient(x: UnsafePointer<T>, dOut: UnsafePointer<T>, rows n: Int, outputs: Range<Int>) {
+        guard !outputs.isEmpty else { return }
+        let o = outputCount, i = inputCount, f = outputs.lowerBound
+        Kernels.matmulTransposedA(
+            dOut + f, x, into: dWeight.pointer + f * i, m: outputs.count, k: n, n: i, lda: o, accumulate: false)
+        if let dBias {
+            let db = dBias.pointer
+            for j in outputs { db[j] = 0 }
+            for r in 0..<n {
+                let row = dOut + r * o
+                for j in outputs { db[j] += row[j] }
+            }
+        }
+    }
+
+    /// `dx (n, inputCount) = dOut (n, outputCount) @ weight`, written (or added when `accumulate`).
+    func inputGradient(dOut: UnsafePointer<T>, into dX: UnsafeMutablePointer<T>, rows n: Int, accumulate: Bool = false) {
+        Kernels.matmul(dOut, weight.pointer, into: dX, m: n, k: outputCount, n: inputCount, accumulate: accumulate)
+    }
 }

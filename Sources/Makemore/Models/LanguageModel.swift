@@ -48,6 +48,9 @@ public protocol LanguageModel: AnyObject {
     /// `forward` and `backward` without the update (the gradients for an optimizer that runs
     /// after them, AdamW); returns the loss. A model may give it its fast path, equal to the plain one.
     func forwardBackward(_ batch: TrainingBatch) -> Float
+    /// One training step with `optimizer`, whose state between steps is `state` (see the default,
+    /// below); a model may run the optimizer's update in its fast path.
+    func trainingStep(_ batch: TrainingBatch, optimizer: Optimizer, state: OptimizerState<Float>, learningRate: Double) -> Float
     /// Threads that `trainingStep` and evaluation may share; results do not depend on it.
     var threads: Int { get set }
     /// The most threads that `trainingStep` can use.

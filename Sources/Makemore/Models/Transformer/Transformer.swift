@@ -13,6 +13,10 @@
 /// Read `forward`, `backward` and `update`: the plain path, one thread, as llm.c's
 /// `gpt2_forward`, `gpt2_backward`, `gpt2_update`. The backward zeroes every gradient once, and
 /// each layer's backward adds into its gradients.
+///
+/// Training runs the fast path (`trainingStep`, `forwardBackward`, and AdamW's step):
+/// `TransformerFastStep`, the same numbers bit for bit in buffers made once, shared by up to two
+/// threads (`threads`).
 public final class Transformer<T: Scalar> {
     public let config: TransformerConfig
     /// Every tensor, in the layout of `config.parameterSpecs`.
@@ -158,6 +162,31 @@ public final class Transformer<T: Scalar> {
         SGD.step(parameters, learningRate: learningRate)
     }
 
+    // MARK: The fast path
+
+    /// The fast step of the last batch size and thread count.
+    private var fastSteps: TransformerFastStep<T>?
+    /// Words, positions, and causal pairs `n(n+1)/2` of the words, of every batch trained on by
+    /// the fast path (for `matmulFlops`).
+    private var trained = (words: 0, positions: 0, pairs: 0)
+
+    /// The fast step for `batch`: buffers for its words at most `blockSize` positions each, made
+    /// again only when the batch has more words or the thread count changed.
+    func fastStep(for batch: WordBatch) -> TransformerFastStep<T> {
+        precondition(batch.blockSize == config.blockSize, "the batch's block size \(batch.blockSize) is not the model's \(config.blockSize)")
+        let parts = Swift.max(1, Swift.min(threads, 2))
+        trained.words += batch.count
+        trained.positions += batch.rows
+        for w in 0..<batch.count {
+            let n = batch.starts[w + 1] - batch.starts[w]
+            trained.pairs += n * (n + 1) / 2
+        }
+        if let step = fastSteps, step.parts == parts, step.capacity >= batch.count { return step }
+        let step = TransformerFastStep(model: self, words: batch.count, parts: parts)
+        fastSteps = step
+        return step
+    }
+
     // MARK: Use
 
     /// Words evaluated at a time.
@@ -301,18 +330,43 @@ extension Transformer: LanguageModel where T == Float {
         "makemore's Transformer: token and position embeddings, blocks of causal self-attention and a GELU MLP, LayerNorm"
     }
 
-    public var parallelism: Int { 1 }
+    /// Threads a training step uses: `threads`, at most 2 (see `TransformerFastStep`).
+    public var parallelism: Int { Swift.max(1, Swift.min(threads, 2)) }
 
-    /// Batches are words, and `batchSize` of them: counted as if every word took `blockSize`
-    /// positions (an upper bound; makemore computes them all). Per position and block, three
-    /// products (forward, `dx`, `dW`) of `c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`, and
-    /// of `lm_head` once; per word, head and block, the attention's `q kᵀ` and `att v`, three
-    /// products each.
+    /// `forward`, `backward` and SGD's `update` (unless the loss is not finite) as one
+    /// `TransformerFastStep`: the same numbers, bit for bit.
+    public func trainingStep(_ batch: WordBatch, learningRate: Float) -> Float {
+        fastStep(for: batch).run(batch, learningRate: learningRate)
+    }
+
+    /// `forward` and `backward` as one `TransformerFastStep`.
+    public func forwardBackward(_ batch: WordBatch) -> Float {
+        fastStep(for: batch).run(batch)
+    }
+
+    /// AdamW's update runs in the fast step too, shared by its threads.
+    public func trainingStep(
+        _ batch: WordBatch, optimizer: Optimizer, state: OptimizerState<Float>, learningRate: Double
+    ) -> Float {
+        guard case .adamW(let adamW) = optimizer else { return trainingStep(batch, learningRate: Float(learningRate)) }
+        precondition(state.fits(optimizer, table: parameters), "the optimizer state does not fit the table")
+        return fastStep(for: batch).run(batch, adamW: (adamW, state, learningRate))
+    }
+
+    /// Floating-point operations of the products of one step at the mean positions per word of
+    /// the batches trained on so far (`blockSize` per word before any): per position and block,
+    /// three products (forward, `dx`, `dW`) of `c_attn`, `attn.c_proj`, `mlp.c_fc`,
+    /// `mlp.c_proj`, and of `lm_head` once; per word of `n` positions, head and block, the
+    /// attention's `n(n+1)/2` dot products of `q kᵀ` and of `att v` forward, and four such
+    /// backward (`datt`, `dv`, `dq`, `dk`), `hs` multiply-adds each.
     public func matmulFlops(batchSize: Int) -> Double {
-        let m = Double(batchSize * config.blockSize), c = Double(config.embeddingSize), v = Double(config.vocabularySize)
-        let t = Double(config.blockSize), l = Double(config.layers)
+        let c = Double(config.embeddingSize), v = Double(config.vocabularySize), l = Double(config.layers)
+        let t = Double(config.blockSize)
+        let (positions, pairs) = trained.words == 0
+            ? (t, t * (t + 1) / 2) : (Double(trained.positions) / Double(trained.words), Double(trained.pairs) / Double(trained.words))
+        let m = Double(batchSize) * positions
         let linear = 3 * 2 * m * (l * 12 * c * c + c * v)
-        let attention = l * 3 * 2 * 2 * Double(batchSize) * t * t * c
+        let attention = l * 6 * 2 * Double(batchSize) * pairs * c
         return linear + attention
     }
 
