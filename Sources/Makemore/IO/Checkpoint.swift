@@ -288,6 +288,7 @@ extension Trainer {
         guard checkpoint.step <= options.steps else {
             throw MakemoreError("the checkpoint is at step \(checkpoint.step), past --steps \(options.steps)")
         }
+        try type(of: checkpoint.model).checkWordsFit(splits, blockSize: checkpoint.model.config.blockSize)
         self.init(
             model: checkpoint.model, options: options, splits: splits,
             step: checkpoint.step, generator: checkpoint.generator, log: log.truncated(toStep: checkpoint.step),
