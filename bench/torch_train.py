@@ -14,6 +14,15 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
            after training, batch norm calibrated on the whole training split (as the Swift
            trainer does) before evaluating.
 
+  transformer  karpathy/makemore's own recipe for its default model: makemore's `Transformer`
+           (n_layer 4, n_head 4, n_embd 64, block the longest word + 1: 204,544 parameters on
+           the names) with PyTorch's default initial values, torch.optim.AdamW(lr 5e-4, betas
+           (0.9, 0.99), eps 1e-8, weight_decay 0.01) at a constant learning rate, batches of 32
+           whole words drawn with replacement (torch.randint), padded as makemore pads them (X
+           with 0, Y with -1, ignored by the loss), `--steps` steps (default 10,000). The val
+           loss over the whole split every `--eval-every` steps (the curve); at the end the
+           train / val / test losses per predicted position, and the best val and its step.
+
 The models, initial values, data and split are those of reference/makemore_reference.py.
 Progress goes to stderr every `--log-every` steps.
 
@@ -58,9 +67,10 @@ RECIPES = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(RECIPES), required=True)
+    parser.add_argument("--model", choices=sorted(RECIPES) + ["transformer"], required=True)
     parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed before initialising (default 42)")
-    parser.add_argument("--steps", type=int, default=200_000, help="SGD steps (default 200,000)")
+    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000)")
+    parser.add_argument("--eval-every", type=int, default=500, help="transformer: the val loss every this many steps")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--log-every", type=int, default=10_000, help="print the minibatch loss every this many steps")
     parser.add_argument("--save", type=Path,
@@ -69,6 +79,8 @@ def parse_args() -> argparse.Namespace:
                         help=f"names file (default: {mm.DEFAULT_DATA.relative_to(mm.REPO)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
+    if args.steps is None:
+        args.steps = 10_000 if args.model == "transformer" else 200_000
     if args.steps < 0:
         parser.error("--steps must be 0 or more")
     if args.threads < 1 or args.log_every < 1:
@@ -90,9 +102,61 @@ def train(cfg: mm.Config, recipe: Recipe, p: mm.Tensors, Xtr: torch.Tensor, Ytr:
         t.requires_grad_(False)
 
 
+def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
+    """makemore's training loop for its Transformer (AdamW, constant lr), the val curve as it goes."""
+    vocab = mm.vocabulary(words)
+    block = max(map(len, words)) + 1
+    cfg = mm.Config(model="transformer", vocab=vocab, embed=64, hidden=256, block=block, layers=4, heads=4)
+    data = mm.word_datasets(words, vocab, block)
+    Xtr, Ytr = data["train"]
+    torch.manual_seed(args.seed)
+    model = mm.Transformer(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
+    curve: list[tuple[int, float]] = []
+    seconds = 0.0
+    for i in range(args.steps):
+        start = time.perf_counter()
+        ix = torch.randint(0, Xtr.shape[0], (BATCH,))
+        _, loss = model(Xtr[ix], Ytr[ix])
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        seconds += time.perf_counter() - start
+        if (i + 1) % args.eval_every == 0 or i + 1 == args.steps:
+            val = mm.transformer_split_loss(model, *data["val"])
+            curve.append((i + 1, val))
+            print(f"step {i + 1} | loss {loss.item():.4f} | val {val:.4f} | {1000 * seconds / (i + 1):.2f} ms/step",
+                  file=sys.stderr, flush=True)
+    losses = {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
+    best_step, best_val = min(curve, key=lambda c: c[1]) if curve else (0, float("nan"))
+    result = {"model": "transformer", "seed": args.seed, "steps": args.steps,
+              "parameters": sum(p.numel() for p in model.parameters()), "threads": args.threads, "seconds": seconds,
+              "steps_per_s": args.steps / seconds if seconds > 0 else None, **losses,
+              "best_val": best_val, "best_step": best_step, "curve": curve}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's Transformer, embed 64, "
+              f"4 layers, 4 heads, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
+              f"AdamW lr 5e-4 constant, weight decay 0.01, batch {BATCH}")
+        rate = f" ({result['steps_per_s']:.0f} steps/s)" if result["steps_per_s"] else ""
+        print(f"{args.steps:,} steps in {seconds:.1f} s{rate}")
+        for name, loss in losses.items():
+            print(f"{name:<5} {loss:.4f}")
+        print(f"best val {best_val:.4f} at step {best_step}")
+    return 0
+
+
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    if args.model == "transformer":
+        try:
+            words = mm.read_words(args.data)
+        except mm.InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        return train_transformer(args, words)
     recipe = RECIPES[args.model]
     try:
         words = mm.read_words(args.data)

@@ -16,13 +16,16 @@ and `lr`. This script replays the steps in PyTorch (float32) twice:
      out exact; a parameter may differ by an ulp where PyTorch's vectorised sqrt is not correctly
      rounded (its AVX-512 kernel is not; Swift's squareRoot is);
   2. end to end: the model's forward in PyTorch (reference/makemore_reference.py, by the
-     metadata's `model`, so any model it knows plugs in) in training mode, the running statistics
+     metadata's `model`, so any model it knows plugs in; for the transformer makemore's own
+     `Transformer` module on the padded batches, `Xb`/`Yb` (N, batch, block)) in training mode, the running statistics
      updated, F.cross_entropy, autograd, and the same torch.optim step: the loss of every step
      must equal the file's to 1e-5 relative, every final tensor to 1e-5 (max|diff| <= 1e-5 *
      max(1, max|value|)).
 
-One exception in (2), printed as such: a bias right before a batch norm (the mlp's b{i}) has a
-gradient that is zero but for rounding (the batch norm subtracts the batch mean), and AdamW
+One exception in (2), printed as such: a bias right before a batch norm (the mlp's b{i}), or the
+key's third of the transformer's `attn.c_attn.bias` (softmax ignores `q·b_k`, the same for every
+key of a row), has a gradient that is zero but for rounding (the batch norm subtracts the batch
+mean), and AdamW
 divides that rounding by its own size, so such a tensor moves by up to lr a step in a direction
 that rounding chooses, on either side. Its rows are shown, checked against 2·N·lr, and left out
 of the verdict: it does not change the loss (the loss rows check that), and (1) checks its update
@@ -87,7 +90,8 @@ def main() -> int:
     args = parser.parse_args()
     try:
         meta, tensors = mm.load_safetensors(args.file)
-        cfg = mm.read_config(meta, require=("momentum", "batch"))
+        transformer = mm.model_name(meta) == "transformer"
+        cfg = mm.read_config(meta, require=("batch",) if transformer else ("momentum", "batch"))  # no batch norm
         shapes = mm.parameter_shapes(cfg)
         steps = int(meta["steps"])
         needed = (list(shapes) + ["Xb", "Yb", "losses"] + [f"final.{n}" for n in shapes]
@@ -113,7 +117,8 @@ def main() -> int:
         opt.step()
     print(f"\n1. torch.optim on our gradients: tensors after step {steps} (a row passes at maxdiff <= "
           f"{OPTIMIZER_RTOL:g} * max(1, max|value|))")
-    print(f"{'tensor':<28} {'exact':<6} {'maxdiff':>9}  result")
+    width1 = max(28, max(len(f"exp_avg_sq.{n}") for n in trainable))
+    print(f"{'tensor':<{width1}} {'exact':<6} {'maxdiff':>9}  result")
     for name in trainable:
         rows = [(name, p1[name], tensors[f"final.{name}"])]
         if is_adamw:
@@ -128,22 +133,30 @@ def main() -> int:
             diff, scale = difference(ours, theirs)
             ok = diff <= OPTIMIZER_RTOL * scale
             exact = bool(torch.equal(ours, theirs))
-            print(f"{label:<28} {str(exact):<6} {diff:9.2e}  {'ok' if ok else 'FAIL'}")
+            print(f"{label:<{width1}} {str(exact):<6} {diff:9.2e}  {'ok' if ok else 'FAIL'}")
             if not ok:
                 failures.append(f"1. {label}")
 
     # 2. Autograd and torch.optim from the same initial values on the same batches.
-    p2 = {name: tensors[name].clone() for name in shapes}
-    leaves = [p2[name].requires_grad_() for name in trainable]
+    if transformer:  # makemore's own module, its state_dict loaded from the file
+        model = mm.transformer_model(cfg, tensors)
+        p2 = dict(model.named_parameters())
+        leaves = [p2[name] for name in trainable]
+    else:
+        p2 = {name: tensors[name].clone() for name in shapes}
+        leaves = [p2[name].requires_grad_() for name in trainable]
     opt = optimizer_for(meta, leaves)
     print(f"\n2. PyTorch autograd and torch.optim: loss of every step (relative {LOSS_RTOL:g})")
     print(f"{'step':>4}  {'ours':>12}  {'torch':>12}  {'rel diff':>9}  result")
     worst_loss = 0.0
     for k in range(steps):
-        record: mm.Tensors = {}
-        logits = mm.forward(cfg, p2, tensors["Xb"][k], training=True, record=record)
-        mm.update_running(cfg, p2, record, cfg.momentum)
-        loss = F.cross_entropy(logits, tensors["Yb"][k])
+        if transformer:  # padded words, the loss over the positions of Yb that are not -1
+            _, loss = model(tensors["Xb"][k], tensors["Yb"][k])
+        else:
+            record: mm.Tensors = {}
+            logits = mm.forward(cfg, p2, tensors["Xb"][k], training=True, record=record)
+            mm.update_running(cfg, p2, record, cfg.momentum)
+            loss = F.cross_entropy(logits, tensors["Yb"][k])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -155,14 +168,28 @@ def main() -> int:
         if not ok:
             failures.append(f"2. loss at step {k + 1}")
     print(f"\n   tensors after step {steps} (a row passes at maxdiff <= {WEIGHT_TOL:g} * max(1, max|value|))")
-    print(f"{'tensor':<12} {'maxdiff':>9} {'scale':>9}  result")
+    width = max(12, max(map(len, shapes)))
+    print(f"{'tensor':<{width}} {'maxdiff':>9} {'scale':>9}  result")
     worst_weight = 0.0
     exempt = zero_gradient_biases(cfg)
     following = running_means_after(exempt)
     lr = float(meta["lr"])
     for name in shapes:
         diff, scale = difference(tensors[f"final.{name}"], p2[name].detach())
-        if name in exempt:
+        if transformer and name.endswith(".attn.c_attn.bias"):
+            # The key's third [C, 2C) has a zero gradient (softmax ignores q·b_k, the same for
+            # every key of a row): checked as the biases before a batch norm are; q and v as any.
+            ours, theirs = tensors[f"final.{name}"], p2[name].detach()
+            C = cfg.embed
+            key_diff, _ = difference(ours[C:2 * C], theirs[C:2 * C])
+            diff, _ = difference(torch.cat([ours[:C], ours[2 * C:]]), torch.cat([theirs[:C], theirs[2 * C:]]))
+            ok = diff <= WEIGHT_TOL * scale and key_diff <= steps * lr * 2 + WEIGHT_TOL * scale
+            worst_weight = max(worst_weight, diff / scale)
+            verdict = (f"q, v ok; key bias (zero gradient) {key_diff:.2e} within 2·N·lr" if ok else
+                       f"FAIL (q, v {diff:.2e}; key bias {key_diff:.2e}, limit 2·N·lr)")
+            if not ok:
+                failures.append(f"2. {name}")
+        elif name in exempt:
             ok = diff <= steps * lr * 2 + WEIGHT_TOL * scale
             verdict = "zero gradient: rounding steps it (within 2·N·lr)" if ok else "FAIL (beyond 2·N·lr)"
             if not ok:
@@ -178,10 +205,10 @@ def main() -> int:
             verdict = "ok" if ok else "FAIL"
             if not ok:
                 failures.append(f"2. {name}")
-        print(f"{name:<12} {diff:9.2e} {scale:9.2e}  {verdict}")
+        print(f"{name:<{width}} {diff:9.2e} {scale:9.2e}  {verdict}")
 
     print(f"\nlargest loss difference {worst_loss:.2e} (relative, limit {LOSS_RTOL:g}); largest tensor "
-          f"difference {worst_weight:.2e} (limit {WEIGHT_TOL:g}; biases before a batch norm and their running means aside)")
+          f"difference {worst_weight:.2e} (limit {WEIGHT_TOL:g}; zero-gradient biases and their running means aside)")
     if failures:
         print(f"adamw_parity: FAILED: {', '.join(failures)}")
         return 1

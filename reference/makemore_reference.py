@@ -716,6 +716,47 @@ def transformer_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.
     return model.to(dtype)
 
 
+def word_tensors(words: list[str], vocab: str, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """makemore's CharDataset for the Transformer: X (n, block) is `0, c1..cn` padded with 0, Y
+    (n, block) is `c1..cn, 0` padded with -1, int64. A word of `block` characters or more is an
+    InputError (makemore's block is the longest word + 1)."""
+    stoi = {ch: i for i, ch in enumerate(vocab)}
+    X = torch.zeros(len(words), block, dtype=torch.int64)
+    Y = torch.full((len(words), block), -1, dtype=torch.int64)
+    for i, w in enumerate(words):
+        if len(w) >= block:
+            raise InputError(f"the word {w!r} has {len(w)} characters; block {block} fits at most {block - 1}")
+        ix = [stoi[ch] for ch in w]
+        X[i, 1:1 + len(ix)] = torch.tensor(ix, dtype=torch.int64)
+        Y[i, :len(ix)] = torch.tensor(ix, dtype=torch.int64)
+        Y[i, len(ix)] = 0
+    return X, Y
+
+
+def word_datasets(words: list[str], vocab: str, block: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """`word_tensors` of each split of `words`: train, val, test."""
+    return {name: word_tensors(part, vocab, block) for name, part in split(words).items()}
+
+
+@torch.no_grad()
+def transformer_split_loss(model: Transformer, X: torch.Tensor, Y: torch.Tensor, chunk: int = 4096) -> float:
+    """Mean F.cross_entropy per predicted position (padding ignored) over a whole split, summed in
+    float64, as the Swift side's `loss(on:)` counts it (per character, terminators included)."""
+    if X.shape[0] == 0:
+        return math.nan
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, X.shape[0], chunk):
+        x, y = X[start:start + chunk], Y[start:start + chunk]
+        logits, _ = model(x)
+        total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1,
+                                       reduction="sum").double())
+        count += int((y != -1).sum())
+    model.train(was_training)
+    return total / count
+
+
 def word_mask(Y: torch.Tensor) -> torch.Tensor:
     """(B, block) bools: the positions each word predicts (targets not -1), which the Swift side
     packs as rows in this (row-major) order."""

@@ -10,7 +10,12 @@ The metadata key `model` names the model (`mlp`, the default when absent). An ml
 must hold C, W{i}, b{i}, bngain{i}, bnbias{i}, bnmean{i}, bnvar{i} (i = 1..layers),
 W{layers+1}, b{layers+1} (F32), and metadata embed, hidden, block, layers, eps (decimal strings)
 and vocab (the characters in index order, '.' first). A wavenet checkpoint has no b{i} and no
-`layers` (its levels are log2(block), block a power of two). Characters in the data that the
+`layers` (its levels are log2(block), block a power of two). A transformer checkpoint holds
+makemore's state_dict names (`transformer.wte.weight`, ..., `lm_head.weight`) and metadata embed,
+layers, heads, block, eps: it is loaded into makemore's own `Transformer` module with
+`load_state_dict(..., strict=False)`, the `optimizer.*` tensors (AdamW's moments) left out, and
+the only keys missing must be the attention's causal-mask buffers `*.attn.bias`; its loss is
+per predicted position over whole words (padding ignored). Characters in the data that the
 vocab lacks are an error. The models, data and split are those of
 reference/makemore_reference.py.
 
@@ -51,6 +56,22 @@ def load_checkpoint(path: str) -> tuple[Config, dict[str, torch.Tensor]]:
     return cfg, {name: tensors[name] for name in shapes}
 
 
+def transformer_losses(path: str, cfg: Config, words: list[str]) -> dict[str, float]:
+    """The split losses of makemore's `Transformer` with the checkpoint's whole state_dict loaded
+    into it: every tensor but the optimizer's, strict=False, and nothing missing but the
+    attention's causal-mask buffers (`*.attn.bias`, which the file does not store)."""
+    _, tensors = mm.load_safetensors(path)
+    state = {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
+    model = mm.Transformer(cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [n for n in missing if not n.endswith(".attn.bias")]
+    if bad or unexpected:
+        raise InputError(f"{path}: state_dict keys missing {bad}, unexpected {unexpected}")
+    assert len(missing) == cfg.layers, missing  # one causal mask per block
+    data = mm.word_datasets(words, cfg.vocab, cfg.block)
+    return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="model.safetensors written by `makemore train`")
@@ -67,7 +88,14 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    losses = mm.split_losses(cfg, params, mm.datasets(words, cfg.vocab, cfg.block))
+    if cfg.model == "transformer":
+        try:
+            losses = transformer_losses(args.checkpoint, cfg, words)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    else:
+        losses = mm.split_losses(cfg, params, mm.datasets(words, cfg.vocab, cfg.block))
     if args.json:
         print(json.dumps(losses))
     else:

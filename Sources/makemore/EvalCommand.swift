@@ -17,6 +17,7 @@ struct EvalCommand: ParsableCommand {
         let checkpoint = try source.load()
         let words = try data.load(fallback: checkpoint.dataPath)
         let splits = try timedSplits { try Splits(words: words, blockSize: checkpoint.model.config.blockSize, vocabulary: checkpoint.vocabulary) }
+        try type(of: checkpoint.model).checkWordsFit(splits, blockSize: checkpoint.model.config.blockSize)
         // Evaluation shares its rows between threads where the model can; the losses do not change.
         checkpoint.model.threads = Swift.min(2, ProcessInfo.processInfo.activeProcessorCount)
         let start = Date()

@@ -60,8 +60,9 @@ struct GradCheckCommand: ParsableCommand {
 
     private func run<Model: LanguageModel>(_ type: Model.Type) throws {
         let words = try data.load()
-        let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .checking)) }
-        let config = try Model.configuration(vocabularySize: splits.vocabulary.count, sizes: model.sizes(), defaults: .checking)
+        let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .checking, words: words)) }
+        let config = try Model.configuration(vocabularySize: splits.vocabulary.count, sizes: model.sizes(words: words), defaults: .checking)
+        try Model.checkWordsFit(splits, blockSize: config.blockSize)
         // The check holds the model in float32 and in Double, every intermediate of the step-by-step
         // pass, and copies (transposes, perturbed tensors): about eight times what training holds.
         let batchSize = batch ?? Model.gradientCheckBatchSize

@@ -37,7 +37,7 @@ struct ModelOptions: ParsableArguments {
     var embed: Int?
     @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128).")
     var hidden: Int?
-    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer 16, more than the longest word).")
+    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer: the longest word + 1, 16 on the names).")
     var block: Int?
     @Option(parsing: .unconditional, help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp; default 1), or of blocks (transformer; default 4).")
     var layers: Int?
@@ -49,19 +49,23 @@ struct ModelOptions: ParsableArguments {
         get throws { try Models.named(model ?? MLP<Float>.name) }
     }
 
-    /// The sizes given; `momentum` and `calibrate` come from the optimization options.
-    func sizes(momentum: Double? = nil, calibrate: Bool? = nil) -> ModelSizes {
-        ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum, calibrate: calibrate, heads: heads)
+    /// The sizes given; `momentum` and `calibrate` come from the optimization options. With
+    /// `words`, a model that reads whole words takes the longest word + 1 as its block unless given.
+    func sizes(momentum: Double? = nil, calibrate: Bool? = nil, words: WordList? = nil) -> ModelSizes {
+        var block = block
+        if block == nil, let words, (try? type)?.readsWholeWords == true { block = words.longestWord + 1 }
+        return ModelSizes(embed: embed, hidden: hidden, block: block, layers: layers, momentum: momentum, calibrate: calibrate, heads: heads)
     }
 
     /// The configuration of the sizes given, the model's `defaults` for the rest.
-    func config(vocabularySize: Int, defaults: ModelDefaults, momentum: Double? = nil) throws -> any ModelConfiguration {
-        try type.configuration(vocabularySize: vocabularySize, sizes: sizes(momentum: momentum), defaults: defaults)
+    func config(vocabularySize: Int, defaults: ModelDefaults, momentum: Double? = nil, words: WordList? = nil) throws -> any ModelConfiguration {
+        try type.configuration(vocabularySize: vocabularySize, sizes: sizes(momentum: momentum, words: words), defaults: defaults)
     }
 
-    /// The context length, needed to build the data set before the model exists.
-    func blockSize(defaults: ModelDefaults) throws -> Int {
-        try config(vocabularySize: 2, defaults: defaults).blockSize
+    /// The context length, needed to build the data set before the model exists: for a model
+    /// that reads whole words, the longest of `words` + 1 unless given.
+    func blockSize(defaults: ModelDefaults, words: WordList? = nil) throws -> Int {
+        try config(vocabularySize: 2, defaults: defaults, words: words).blockSize
     }
 
     /// The model's checks of the sizes given (one set of messages), before any data is read; the
@@ -148,10 +152,10 @@ func describe(_ splits: Splits) -> String {
 /// --resume, the checkpoint's.
 struct OptimizerOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "sgd (the lecture's) or adamw (makemore's: torch.optim.AdamW, decoupled weight decay) (default sgd).",
+        "sgd (the lecture's) or adamw (makemore's: torch.optim.AdamW, decoupled weight decay) (default sgd; transformer adamw).",
         valueName: "name"))
     var optimizer: OptimizerName?
-    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01).")
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01; transformer 0.1).")
     var weightDecay: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("AdamW's beta1,beta2 (default 0.9,0.99).", valueName: "b1,b2"))
     var betas: Betas?

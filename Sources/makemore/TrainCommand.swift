@@ -57,9 +57,9 @@ struct TrainCommand: ParsableCommand {
                     "\(modelURL.path) already holds a run: add --resume to continue it, --overwrite to replace it, or choose another --out")
             }
             words = try data.load()
-            let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .training)) }
+            let splits = try timedSplits { try Splits(words: words, blockSize: try model.blockSize(defaults: .training, words: words)) }
             trainer = try Trainer(
-                model: try model.type, sizes: model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate),
+                model: try model.type, sizes: model.sizes(momentum: optimization.momentum, calibrate: optimization.calibrate, words: words),
                 options: try optimization.applyingGivenOptions(to: try model.type.defaultOptions), splits: splits,
                 dataPath: data.path.map { URL(fileURLWithPath: $0).path })
         }
@@ -79,9 +79,7 @@ struct TrainCommand: ParsableCommand {
             ("steps", "\(options.steps), batch \(options.batchSize), seed \(options.seed)\(resuming)"),
             ("threads", threads),
             ("optimizer", options.optimizer.summary),
-            ("lr", options.learningRateDecayStep < options.steps
-                ? "\(options.learningRate), then \(options.learningRate / 10) from step \(options.learningRateDecayStep)"
-                : "\(options.learningRate) (no decay before step \(options.steps))"),
+            ("lr", options.learningRateSummary),
             ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps; \(RunDirectory.bestFile) at the lowest dev loss"),
             ("out", directory.url.path),
         ])
@@ -199,16 +197,20 @@ enum Threads: ExpressibleByArgument, CustomStringConvertible {
 
 /// The optimizer and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
 struct OptimizationOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Number of training steps (default 200000).")
+    @Option(parsing: .unconditional, help: "Number of training steps (default 200000; transformer 10000).")
     var steps: Int?
     @Option(parsing: .unconditional, help: "Examples per step, at least 2 (default 32).")
     var batch: Int?
     @OptionGroup var optimizer: OptimizerOptions
-    @Option(parsing: .unconditional, help: "Learning rate (default 0.1; 5e-4 with --optimizer adamw).")
+    @Option(parsing: .unconditional, help: "Learning rate (default 0.1; 5e-4 with --optimizer adamw; transformer 1e-3).")
     var lr: Double?
-    @Option(parsing: .unconditional, help: "Step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "How the learning rate moves: step (--lr, then a tenth of it from --lr-decay-step), constant, or cosine (from --lr down to a tenth of it at the last step) (default: mlp and wavenet step, transformer cosine).",
+        valueName: "schedule"))
+    var lrSchedule: LearningRateSchedule?
+    @Option(parsing: .unconditional, help: "With --lr-schedule step: the step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
     var lrDecayStep: Int?
-    @Option(parsing: .unconditional, help: "Measure the dev loss and save a checkpoint every this many steps (default 10000).")
+    @Option(parsing: .unconditional, help: "Measure the dev loss and save a checkpoint every this many steps (default 10000; transformer 500).")
     var evalEvery: Int?
     @Option(parsing: .unconditional, help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
     var momentum: Double?
@@ -244,11 +246,14 @@ struct OptimizationOptions: ParsableArguments {
         if let batch { options.batchSize = batch }
         if let lr { options.learningRate = lr }
         if let lrDecayStep { options.learningRateDecayStep = lrDecayStep }
+        if let lrSchedule { options.learningRateSchedule = lrSchedule }
         if let evalEvery { options.evaluationInterval = evalEvery }
         if let seed { options.seed = seed }
         return options
     }
 }
+
+extension LearningRateSchedule: ExpressibleByArgument {}
 
 /// Ctrl-C (SIGINT) or SIGTERM (what `kill`, `timeout` and schedulers send): the first asks
 /// training to stop after the current step and save; a second one, while saving, ends the

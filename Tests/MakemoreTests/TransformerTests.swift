@@ -136,4 +136,111 @@ import Testing
         let logits = model.logits(after: [1, 2])
         #expect(logits.shape == [4])
     }
+
+    // MARK: Training, sampling, checkpoints
+
+    static let nameSplits: Splits = {
+        let words = try! WordList(words: Array(try! WordList.bundledNames().words.prefix(3000)))
+        return try! Splits(words: words, blockSize: words.longestWord + 1)
+    }()
+
+    static func options(steps: Int) -> TrainingOptions {
+        var options = Transformer<Float>.defaultOptions
+        options.steps = steps
+        options.batchSize = 8
+        options.learningRate = 3e-3
+        options.evaluationInterval = 10
+        options.seed = 9
+        return options
+    }
+
+    @Test func theRecipeIsAdamWOnWholeWordsWithABlockOfTheLongestWord() throws {
+        let options = Transformer<Float>.defaultOptions
+        #expect(options.batchSize == 32 && options.optimizer.name == "adamw" && options.learningRateSchedule == .cosine)
+        #expect(try WordList.bundledNames().longestWord == 15)
+        #expect(Transformer<Float>.readsWholeWords && !MLP<Float>.readsWholeWords)
+    }
+
+    @Test func theCosineScheduleGoesFromTheRateToATenthOfIt() {
+        var options = TrainingOptions()
+        options.steps = 101
+        options.learningRate = 1e-3
+        options.learningRateSchedule = .cosine
+        let rates = (0..<options.steps).map { options.learningRate(atStep: $0) }
+        #expect(rates.first == 1e-3 && abs(rates.last! - 1e-4) < 1e-18 && abs(rates[50] - 5.5e-4) < 1e-15)
+        #expect(zip(rates, rates.dropFirst()).allSatisfy { $0 >= $1 })
+        options.learningRateSchedule = .constant
+        #expect(options.learningRate(atStep: 100) == 1e-3)
+    }
+
+    /// A word as long as the block or longer is an error that names it, before any training.
+    @Test func aWordLongerThanTheBlockIsAnError() throws {
+        let words = try WordList(words: ["ann", "bo", "cy", "dee", "ed", "fay", "gus", "hal", "ida", "johannes"])
+        let splits = try Splits(words: words, blockSize: 8)
+        expectError(containing: "'johannes'", "--block 9") { try splits.checkWordsFit(blockSize: 8) }
+        try splits.checkWordsFit(blockSize: 9)
+        expectError(containing: "'johannes'") {
+            _ = try Trainer(model: Transformer<Float>.self, sizes: ModelSizes(embed: 4, block: 8, layers: 1, heads: 2),
+                            options: Self.options(steps: 2), splits: splits, dataPath: nil)
+        }
+        try MLP<Float>.checkWordsFit(splits, blockSize: 3)  // context windows read any length
+    }
+
+    /// Sampling feeds what makemore's `generate` feeds: the start token and the word while they
+    /// fit the block, then the last `blockSize` characters (the start token cropped away).
+    @Test func samplingCropsToTheLastBlockSizeTokensAsMakemore() {
+        let config = TransformerConfig(vocabularySize: 4, embeddingSize: 4, layers: 1, heads: 2, blockSize: 4)
+        var g = SeededGenerator(seed: 5)
+        let model = Transformer<Float>(config: config, parameters: Transformer<Float>.initialParameters(config, generator: &g))
+        func logits(_ word: [Int32]) -> [Float] { model.logits(after: word).array }
+        func forward(_ inputs: [Int32]) -> [Float] {
+            let batch = WordBatch(sequence: inputs, blockSize: 4)
+            return model.forwardLogits(batch).rows(inputs.count - 1..<inputs.count).array
+        }
+        #expect(logits([3, 1, 2]) == forward([0, 3, 1, 2]))
+        #expect(logits([2, 3, 1, 2]) == forward([2, 3, 1, 2]))
+        #expect(logits([1, 3, 2, 3, 1, 2]) == forward([2, 3, 1, 2]))
+        #expect(logits([3, 1, 2]) != logits([2, 3, 1, 2]))
+    }
+
+    /// With AdamW and the cosine schedule, 25 steps, saved, loaded and resumed to 50: the same
+    /// weights, moments, log and best dev loss, bit for bit, as 50 steps in one go. The file's
+    /// tensors carry makemore's state_dict names.
+    @Test func aResumedAdamWRunEndsBitForBitLikeAnUninterruptedOne() throws {
+        let splits = Self.nameSplits
+        let sizes = ModelSizes(embed: 8, layers: 2, heads: 2)
+        func trainer() throws -> Trainer {
+            try Trainer(model: Transformer<Float>.self, sizes: sizes, options: Self.options(steps: 50), splits: splits, dataPath: nil)
+        }
+        let whole = try trainer()
+        try whole.train()
+
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try RunDirectory(path: directory.path)
+        let first = try trainer()
+        var stepsTaken = 0
+        #expect(try first.train(shouldStop: { stepsTaken == 25 }, observe: { if case .step = $0 { stepsTaken += 1 } }) == .stopped)
+        try run.save(first.checkpoint(), log: first.log)
+
+        let file = try SafeTensors(contentsOf: run.model)
+        #expect(file.metadata["model"] == "transformer" && file.metadata["lr_schedule"] == "cosine" && file.metadata["block"] == "16")
+        #expect(file.names.contains("transformer.h.1.attn.c_attn.weight") && file.names.contains("lm_head.weight"))
+        #expect(file.names.contains("optimizer.exp_avg.transformer.wte.weight"))
+        let checkpoint = try Checkpoint(contentsOf: run.model)
+        #expect(checkpoint.options == Self.options(steps: 50))
+        let resumed = try Trainer(resuming: checkpoint, options: checkpoint.options, splits: splits, log: try run.readLog())
+        #expect(try resumed.train() == .finished)
+        let a = resumed.model.parameters.values, b = whole.model.parameters.values
+        #expect((0..<a.count).allSatisfy { a.base[$0] == b.base[$0] }, "parameters differ")
+        let (m, wm) = (resumed.optimizerState, whole.optimizerState)
+        #expect((0..<m.firstMoment.count).allSatisfy {
+            m.firstMoment.base[$0] == wm.firstMoment.base[$0] && m.secondMoment.base[$0] == wm.secondMoment.base[$0]
+        })
+        #expect(m.step == 50 && resumed.log == whole.log && resumed.best == whole.best)
+        let sampler = try Sampler(model: resumed.model, vocabulary: splits.vocabulary)
+        var g = SeededGenerator(seed: 1)
+        #expect(try !sampler.sample(using: &g).contains("."))
+    }
 }
+

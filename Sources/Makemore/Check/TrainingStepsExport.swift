@@ -2,7 +2,8 @@
 /// which replays them with `torch.optim.AdamW` (or SGD) and PyTorch autograd:
 ///
 ///     <name>                          every tensor of the model before the first step
-///     Xb (steps, batch, block), Yb (steps, batch)     the batches, int64
+///     Xb (steps, batch, block), Yb (steps, batch)     the batches, int64 (the Transformer's
+///                                     padded as makemore pads them: Yb (steps, batch, block), -1 past a word)
 ///     losses (steps)                  the loss of each step
 ///     grad.<k>.<name>                 the gradient of trainable tensor <name> at step k (1-based)
 ///     final.<name>                    every tensor after the last step

@@ -52,6 +52,17 @@ public struct WordBatch: Minibatch, Equatable {
         for word in words { append(word) }
     }
 
+    /// One sequence read as it is, `inputs` (at most `blockSize` characters, no start token added),
+    /// its targets `0`: for sampling, where makemore feeds the last `blockSize` tokens of a word
+    /// that has outgrown the block.
+    init(sequence inputs: [Int32], blockSize: Int) {
+        precondition(inputs.count <= blockSize && !inputs.isEmpty)
+        self.blockSize = blockSize
+        self.inputs = inputs
+        targets = Array(repeating: 0, count: inputs.count)
+        starts = [0, inputs.count]
+    }
+
     /// `count` empty words (one position each: `0` predicting `0`).
     public init(count: Int, blockSize: Int) {
         self.init(words: Array(repeating: [], count: count), blockSize: blockSize)
@@ -115,5 +126,27 @@ extension Dataset {
     /// Characters of the longest word.
     public var longestWord: Int {
         (0..<wordCount).map { wordStarts[$0 + 1] - wordStarts[$0] - 1 }.max() ?? 0
+    }
+}
+
+extension WordList {
+    /// Characters (Unicode scalars, as the vocabulary counts them) of the longest word: a model
+    /// that reads whole words needs a block size of at least this plus one.
+    public var longestWord: Int {
+        words.lazy.map(\.unicodeScalars.count).max() ?? 0
+    }
+}
+
+extension Splits {
+    /// Throws a one-line message naming the first word too long, unless every word of the three
+    /// splits has fewer than `blockSize` characters: what a model that reads whole words
+    /// (`WordBatch`: the word's characters plus the start token) needs.
+    public func checkWordsFit(blockSize: Int) throws {
+        let longest = Swift.max(train.longestWord, dev.longestWord, test.longestWord)
+        guard longest >= blockSize else { return }
+        let word = shuffledWords.first { $0.unicodeScalars.count == longest } ?? ""
+        throw MakemoreError(
+            "the word '\(word)' has \(longest) characters, but --block \(blockSize) fits words of at most \(blockSize - 1) "
+                + "(the start token takes a position); give --block \(longest + 1) or more, or leave --block out to take the longest word + 1")
     }
 }

@@ -6,8 +6,9 @@ import Foundation
 /// dev loss so far).
 ///
 /// The file is safetensors: every tensor of the model by the name of its `parameterSpecs`, in
-/// float32, and in the metadata `format`, `model`, the model's configuration, `vocab`, and the
-/// training state. With AdamW, its moments of each trainable tensor are
+/// float32 (the Transformer's are makemore's `state_dict` names), and in the metadata `format`,
+/// `model`, the model's configuration, `vocab`, and the training state (with the learning-rate
+/// schedule `lr_schedule`: `step` when absent, as files written before schedules). With AdamW, its moments of each trainable tensor are
 /// `optimizer.exp_avg.<name>` and `optimizer.exp_avg_sq.<name>`, its hyper-parameters
 /// `adamw_beta1`, `adamw_beta2`, `adamw_eps`, `weight_decay` and its step count
 /// `optimizer_step` (readers of the model ignore the `optimizer.` tensors). A file without
@@ -65,6 +66,7 @@ public struct Checkpoint {
             "batch": "\(options.batchSize)",
             "lr": "\(options.learningRate)",
             "lr_decay_step": "\(options.learningRateDecayStep)",
+            "lr_schedule": options.learningRateSchedule.rawValue,
             "eval_every": "\(options.evaluationInterval)",
             "seed": "\(options.seed)",
             "rng": generator.stateWords.map(String.init).joined(separator: ","),
@@ -150,6 +152,11 @@ public struct Checkpoint {
         options.batchSize = try m.integer("batch")
         options.learningRate = try m.real("lr")
         options.learningRateDecayStep = try m.integer("lr_decay_step")
+        let schedule = metadata["lr_schedule"] ?? LearningRateSchedule.step.rawValue  // absent before schedules
+        guard let learningRateSchedule = LearningRateSchedule(rawValue: schedule) else {
+            throw MakemoreError("metadata 'lr_schedule' is '\(schedule)', not one of \(LearningRateSchedule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.learningRateSchedule = learningRateSchedule
         options.evaluationInterval = try m.integer("eval_every")
         guard let seed = UInt64(try m.value("seed")) else { throw MakemoreError("metadata 'seed' is not an unsigned integer") }
         options.seed = seed
@@ -281,6 +288,7 @@ extension Trainer {
         guard checkpoint.step <= options.steps else {
             throw MakemoreError("the checkpoint is at step \(checkpoint.step), past --steps \(options.steps)")
         }
+        try type(of: checkpoint.model).checkWordsFit(splits, blockSize: checkpoint.model.config.blockSize)
         self.init(
             model: checkpoint.model, options: options, splits: splits,
             step: checkpoint.step, generator: checkpoint.generator, log: log.truncated(toStep: checkpoint.step),

@@ -11,10 +11,12 @@
 /// Forward keeps `att`, the probabilities (`heads · T²` numbers per word of `T` positions, at
 /// `attentionOffsets`); the backward needs them and `qkv`, the previous layer's output.
 public struct CausalSelfAttention {
-    /// Heads, and `C`, the width of each of q, k, v and y.
+    /// Heads, each of `headSize` features.
     public let heads: Int
+    /// `C`, the width of each of q, k, v and y (the heads side by side).
     public let width: Int
 
+    /// `heads` heads over `width` features; `width` must be a multiple of `heads`.
     public init(heads: Int, width: Int) {
         precondition(heads >= 1 && width % heads == 0, "width \(width) is not a multiple of \(heads) heads")
         self.heads = heads

@@ -12,9 +12,12 @@
 public struct LayerNorm<T: Scalar> {
     /// `[width]` each.
     public let weight, bias: Tensor<T>
+    /// `[width]` each: the gradients of `weight` and `bias`, which the backward adds into.
     public let dWeight, dBias: Tensor<T>
+    /// Added to the variance before the square root (PyTorch's 1e-5).
     public let epsilon: T
 
+    /// A LayerNorm over views of a parameter table: the values and, in the same layout, the gradients.
     public init(weight: Tensor<T>, bias: Tensor<T>, dWeight: Tensor<T>, dBias: Tensor<T>, epsilon: T) {
         self.weight = weight
         self.bias = bias

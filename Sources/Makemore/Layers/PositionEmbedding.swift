@@ -4,8 +4,10 @@
 public struct PositionEmbedding<T: Scalar> {
     /// `(vocabularySize, C)` and `(blockSize, C)`.
     public let tokens, positions: Tensor<T>
+    /// Their gradients, the same shapes, which the backward adds into.
     public let dTokens, dPositions: Tensor<T>
 
+    /// The embedding over views of a parameter table: the tables and their gradients.
     public init(tokens: Tensor<T>, positions: Tensor<T>, dTokens: Tensor<T>, dPositions: Tensor<T>) {
         self.tokens = tokens
         self.positions = positions

@@ -9,9 +9,12 @@ public struct TorchLinear<T: Scalar> {
     public let weight: Tensor<T>
     /// `[outputCount]`, or nil.
     public let bias: Tensor<T>?
+    /// `(outputCount, inputCount)`: the gradient of `weight`, which the backward adds into.
     public let dWeight: Tensor<T>
+    /// `[outputCount]`, or nil with `bias`: the gradient of `bias`.
     public let dBias: Tensor<T>?
 
+    /// A Linear over views of a parameter table (values and gradients, the same shapes); no bias when `bias` is nil.
     public init(weight: Tensor<T>, bias: Tensor<T>?, dWeight: Tensor<T>, dBias: Tensor<T>?) {
         self.weight = weight
         self.bias = bias
@@ -19,7 +22,9 @@ public struct TorchLinear<T: Scalar> {
         self.dBias = dBias
     }
 
+    /// Features out: the rows of `weight`.
     public var outputCount: Int { weight.rows }
+    /// Features in: the columns of `weight`.
     public var inputCount: Int { weight.columns }
 
     /// PyTorch's default: weight and bias uniform in `±1/√inputCount` (`kaiming_uniform_(a=√5)`

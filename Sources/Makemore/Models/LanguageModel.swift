@@ -155,6 +155,18 @@ extension LanguageModel {
     }
 }
 
+extension LanguageModel {
+    /// Whether the model reads whole words (`WordBatch`) rather than context windows: its block
+    /// size must exceed the longest word, and by default is the longest word + 1.
+    public static var readsWholeWords: Bool { TrainingBatch.self == WordBatch.self }
+
+    /// Throws unless the model can read every word of `splits` (see `Splits.checkWordsFit`);
+    /// nothing for a model of context windows, which reads words of any length.
+    public static func checkWordsFit(_ splits: Splits, blockSize: Int) throws {
+        if readsWholeWords { try splits.checkWordsFit(blockSize: blockSize) }
+    }
+}
+
 /// The configuration of a model: its sizes and what the checkpoint records of them.
 public protocol ModelConfiguration: Equatable, Sendable {
     /// Characters in the vocabulary, `.` included.
@@ -310,6 +322,7 @@ package enum Models {
 public protocol GradientPass<T> {
     /// The scalar type of the pass: `Double` for the gradient check, `Float` for the export.
     associatedtype T: Scalar
+    /// What the pass reads: the model's `LanguageModel.TrainingBatch`.
     associatedtype TrainingBatch: Minibatch
 
     /// The batch the pass ran on.

@@ -25,6 +25,7 @@ public enum Optimizer: Equatable, Sendable {
         }
     }
 
+    /// Throws a message naming the option (`--betas`, `--adam-eps`, `--weight-decay`) out of range.
     public func validate() throws {
         guard case .adamW(let a) = self else { return }
         for (value, which) in [(a.beta1, "first"), (a.beta2, "second")] where !(value >= 0 && value < 1) {
@@ -51,9 +52,13 @@ public enum Optimizer: Equatable, Sendable {
 /// vectorised CPU kernels (`fma(1 - β1, g - m, m)`, `fma((1 - β2)·g, g, β2·v)`), the rest one
 /// rounding per operation in that order. reference/adamw_parity.py holds it to PyTorch.
 public struct AdamW: Equatable, Sendable {
+    /// `β1`, the decay of the first moment (`exp_avg`).
     public var beta1: Double
+    /// `β2`, the decay of the second moment (`exp_avg_sq`).
     public var beta2: Double
+    /// Added to `√v̂` in the denominator.
     public var epsilon: Double
+    /// The decoupled decay: every trainable parameter is scaled by `1 - lr·weightDecay` each step.
     public var weightDecay: Double
 
     /// makemore's: betas (0.9, 0.99), eps 1e-8, weight decay 0.01.

@@ -57,6 +57,7 @@ public final class Trainer {
     ) throws {
         try options.validate()
         try config.checkMemory(batchSize: options.batchSize)
+        try Model.checkWordsFit(splits, blockSize: config.blockSize)
         var generator = SeededGenerator(seed: options.seed)
         let model = Model(config: config, parameters: Model.initialParameters(config, generator: &generator))
         self.init(model: model, options: options, splits: splits, step: 0, generator: generator, log: TrainingLog(), dataPath: dataPath)
@@ -69,8 +70,9 @@ public final class Trainer {
         options: TrainingOptions, splits: Splits, dataPath: String?
     ) throws {
         try options.validate()
-        try type.configuration(vocabularySize: splits.vocabulary.count, sizes: sizes, defaults: defaults)
-            .checkMemory(batchSize: options.batchSize)
+        let config = try type.configuration(vocabularySize: splits.vocabulary.count, sizes: sizes, defaults: defaults)
+        try config.checkMemory(batchSize: options.batchSize)
+        try type.checkWordsFit(splits, blockSize: config.blockSize)
         var generator = SeededGenerator(seed: options.seed)
         let model = try type.make(
             vocabularySize: splits.vocabulary.count, sizes: sizes, defaults: defaults, generator: &generator)
@@ -146,9 +148,12 @@ public final class Trainer {
 
 /// The lowest dev loss of a run and the step after which it was measured.
 public struct BestDevLoss: Equatable, Sendable {
+    /// The step after which it was measured.
     public var step: Int
+    /// The dev loss, nats per character.
     public var devLoss: Double
 
+    /// The dev loss `devLoss` measured after step `step`.
     public init(step: Int, devLoss: Double) {
         self.step = step
         self.devLoss = devLoss

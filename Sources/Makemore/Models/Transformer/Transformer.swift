@@ -23,23 +23,34 @@ public final class Transformer<T: Scalar> {
     public let parameters: ParameterTable<T>
     /// Typed views of `parameters.values` and of `parameters.gradients`.
     public let p: TransformerParameters<T>
+    /// The same views of `parameters.gradients`: where the backward writes.
     public let dp: TransformerParameters<T>
-    /// The layers, over those views.
+    /// The layers, over those views. `wte[idx] + wpe[pos]`: `(rows, C)`.
     public let embedding: PositionEmbedding<T>
+    /// The `layers` blocks, in order.
     public let blocks: [Block]
+    /// The final LayerNorm, `ln_f`, before the head.
     public let lnF: LayerNorm<T>
+    /// `lm_head`: `(vocab, C)` without bias, `(rows, C) -> (rows, vocab)` logits.
     public let lmHead: TorchLinear<T>
     /// Threads a training step may use (the plain path uses one).
     public var threads = 1
 
     /// One block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
     public struct Block {
+        /// `ln_1`, before the attention: `(rows, C)`.
         public let ln1: LayerNorm<T>
+        /// `attn.c_attn`: `(rows, C) -> (rows, 3C)`, the queries, keys and values side by side.
         public let cAttn: TorchLinear<T>
+        /// Causal self-attention over each word's positions: `(rows, 3C) -> (rows, C)`.
         public let attention: CausalSelfAttention
+        /// `attn.c_proj`: `(rows, C) -> (rows, C)`.
         public let attnProj: TorchLinear<T>
+        /// `ln_2`, before the MLP: `(rows, C)`.
         public let ln2: LayerNorm<T>
+        /// `mlp.c_fc`: `(rows, C) -> (rows, 4C)`, then GELU.
         public let fc: TorchLinear<T>
+        /// `mlp.c_proj`: `(rows, 4C) -> (rows, C)`.
         public let mlpProj: TorchLinear<T>
     }
 
@@ -93,7 +104,8 @@ public final class Transformer<T: Scalar> {
 
     /// The layer outputs of the last `forward`, and what it kept for `backward`.
     public private(set) var activations: TransformerActivations<T>?
-    public private(set) var cache: TransformerCache<T>?
+    /// The LayerNorm statistics, attention probabilities and softmax the backward reads.
+    package private(set) var cache: TransformerCache<T>?
     /// The gradients of those layer outputs, from the last `backward`.
     public private(set) var dActivations: TransformerActivations<T>?
 
@@ -204,10 +216,14 @@ public final class Transformer<T: Scalar> {
         return total / Double(dataset.count)
     }
 
-    /// The logits of the character after `word` (without the start token): `[vocab]`. A word of
-    /// `blockSize` characters or more is cut to its last `blockSize - 1`.
+    /// The logits of the character after `word` (without the start token): `[vocab]`. As
+    /// makemore's `generate` crops `idx` (the start token, then the word): the model reads the
+    /// last `blockSize` tokens, so a word of `blockSize` characters or more is read without the
+    /// start token, as its last `blockSize` characters.
     public func logits(after word: [Int32]) -> Tensor<T> {
-        let batch = WordBatch(words: [Array(word.suffix(config.blockSize - 1))], blockSize: config.blockSize)
+        let b = config.blockSize
+        let batch = word.count < b
+            ? WordBatch(words: [word], blockSize: b) : WordBatch(sequence: Array(word.suffix(b)), blockSize: b)
         let logits = forwardLogits(batch)
         return logits.rows(batch.rows - 1..<batch.rows).reshaped([config.vocabularySize])
     }
@@ -218,28 +234,46 @@ public final class Transformer<T: Scalar> {
 public struct TransformerParameters<T: Scalar> {
     /// A LayerNorm's `[C]` weight and bias.
     public struct Norm {
-        public let weight, bias: Tensor<T>
+        /// `[C]`, the scale (PyTorch's initial value 1).
+        public let weight: Tensor<T>
+        /// `[C]`, the shift (initial value 0).
+        public let bias: Tensor<T>
     }
 
     /// A Linear's `(out, in)` weight and `[out]` bias.
     public struct Affine {
-        public let weight, bias: Tensor<T>
+        /// `(out, in)`, PyTorch's layout: `y = x Wᵀ + b`.
+        public let weight: Tensor<T>
+        /// `[out]`.
+        public let bias: Tensor<T>
     }
 
+    /// One block's tensors, `transformer.h.{i}.*`.
     public struct Block {
+        /// `ln_1`: `[C]`, `[C]`.
         public let ln1: Norm
-        public let cAttn: Affine  // (3C, C), [3C]
-        public let attnProj: Affine  // (C, C), [C]
+        /// `attn.c_attn`: `(3C, C)`, `[3C]`.
+        public let cAttn: Affine
+        /// `attn.c_proj`: `(C, C)`, `[C]`.
+        public let attnProj: Affine
+        /// `ln_2`: `[C]`, `[C]`.
         public let ln2: Norm
-        public let fc: Affine  // (4C, C), [4C]
-        public let mlpProj: Affine  // (C, 4C), [C]
+        /// `mlp.c_fc`: `(4C, C)`, `[4C]`.
+        public let fc: Affine
+        /// `mlp.c_proj`: `(C, 4C)`, `[C]`.
+        public let mlpProj: Affine
     }
 
-    public let wte: Tensor<T>  // (vocab, C)
-    public let wpe: Tensor<T>  // (blockSize, C)
+    /// `transformer.wte.weight`: `(vocab, C)`, a row per character.
+    public let wte: Tensor<T>
+    /// `transformer.wpe.weight`: `(blockSize, C)`, a row per position.
+    public let wpe: Tensor<T>
+    /// `transformer.h.{i}`, one per block.
     public let blocks: [Block]
+    /// `transformer.ln_f`: `[C]`, `[C]`.
     public let lnF: Norm
-    public let lmHead: Tensor<T>  // (vocab, C)
+    /// `lm_head.weight`: `(vocab, C)`.
+    public let lmHead: Tensor<T>
 
     init(_ config: TransformerConfig, _ table: ParameterTable<T>, _ storage: TensorStorage<T>) {
         var views = table.views(of: storage)
@@ -262,24 +296,38 @@ public struct TransformerParameters<T: Scalar> {
 /// Every layer output of the Transformer for `rows` positions: the forward's values, or (as the
 /// model's `dActivations`) their gradients, which the backward adds into (zeros to start).
 public final class TransformerActivations<T: Scalar> {
+    /// One block's outputs, in the order the forward computes them.
     public struct Block {
-        public let ln1: Tensor<T>  // (rows, C)
-        public let qkv: Tensor<T>  // (rows, 3C)  c_attn
-        public let y: Tensor<T>  // (rows, C)   attention, heads side by side
-        public let attnOut: Tensor<T>  // (rows, C)   attn.c_proj
-        public let mid: Tensor<T>  // (rows, C)   x + attn: the residual stream between the two halves
-        public let ln2: Tensor<T>  // (rows, C)
-        public let fc: Tensor<T>  // (rows, 4C)  mlp.c_fc
-        public let gelu: Tensor<T>  // (rows, 4C)
-        public let mlpOut: Tensor<T>  // (rows, C)   mlp.c_proj
+        /// `(rows, C)`: `ln_1(x)`.
+        public let ln1: Tensor<T>
+        /// `(rows, 3C)`: `c_attn`, the queries, keys and values side by side.
+        public let qkv: Tensor<T>
+        /// `(rows, C)`: the attention's output, the heads side by side.
+        public let y: Tensor<T>
+        /// `(rows, C)`: `attn.c_proj(y)`.
+        public let attnOut: Tensor<T>
+        /// `(rows, C)`: `x + attnOut`, the residual stream between the two halves.
+        public let mid: Tensor<T>
+        /// `(rows, C)`: `ln_2(mid)`.
+        public let ln2: Tensor<T>
+        /// `(rows, 4C)`: `mlp.c_fc(ln2)`.
+        public let fc: Tensor<T>
+        /// `(rows, 4C)`: `gelu(fc)`.
+        public let gelu: Tensor<T>
+        /// `(rows, C)`: `mlp.c_proj(gelu)`; the block's output is `mid + mlpOut`.
+        public let mlpOut: Tensor<T>
     }
 
+    /// Positions of the batch (`WordBatch.rows`): the first dimension of every tensor here.
     public let rows: Int
     /// `layers + 1` of `(rows, C)`: the embeddings, then each block's output.
     public let residual: [Tensor<T>]
+    /// Each block's outputs.
     public let blocks: [Block]
-    public let lnF: Tensor<T>  // (rows, C)
-    public let logits: Tensor<T>  // (rows, vocab)
+    /// `(rows, C)`: `ln_f` of the last block's output.
+    public let lnF: Tensor<T>
+    /// `(rows, vocab)`: `lm_head(lnF)`.
+    public let logits: Tensor<T>
 
     init(config: TransformerConfig, rows n: Int) {
         let c = config.embeddingSize
@@ -296,15 +344,15 @@ public final class TransformerActivations<T: Scalar> {
 
 /// What the forward keeps for the backward besides the layer outputs: each LayerNorm's row
 /// statistics, each attention's probabilities, and the softmax of the logits.
-public final class TransformerCache<T: Scalar> {
-    public struct Block {
-        public let ln1Mean, ln1Rstd, ln2Mean, ln2Rstd: Tensor<T>  // [rows]
-        public let att: Tensor<T>  // per word (heads, T, T): see `CausalSelfAttention.attentionOffsets`
+package final class TransformerCache<T: Scalar> {
+    package struct Block {
+        package let ln1Mean, ln1Rstd, ln2Mean, ln2Rstd: Tensor<T>  // [rows]
+        package let att: Tensor<T>  // per word (heads, T, T): see `CausalSelfAttention.attentionOffsets`
     }
 
-    public let blocks: [Block]
-    public let lnFMean, lnFRstd: Tensor<T>  // [rows]
-    public let probs: Tensor<T>  // (rows, vocab)
+    package let blocks: [Block]
+    package let lnFMean, lnFRstd: Tensor<T>  // [rows]
+    package let probs: Tensor<T>  // (rows, vocab)
 
     init(config: TransformerConfig, batch: WordBatch) {
         let n = batch.rows
@@ -351,6 +399,24 @@ extension Transformer: LanguageModel where T == Float {
         guard case .adamW(let adamW) = optimizer else { return trainingStep(batch, learningRate: Float(learningRate)) }
         precondition(state.fits(optimizer, table: parameters), "the optimizer state does not fit the table")
         return fastStep(for: batch).run(batch, adamW: (adamW, state, learningRate))
+    }
+
+    /// The recipe of `makemore train --model transformer`: AdamW (betas 0.9, 0.99, eps 1e-8) with
+    /// weight decay 0.1, lr 1e-3 on a cosine down to 1e-4, 10,000 steps of 32 words, the dev loss
+    /// every 500 steps (`best.safetensors` keeps the lowest): val about 1.99 on the names.
+    /// makemore's own recipe (a constant 5e-4, weight decay 0.01) reaches about 2.02 and then
+    /// overfits; a tenfold weight decay and a decaying rate got below 2.00 (bench/RESULTS.md). It
+    /// stays available: `--lr-schedule constant --lr 5e-4 --weight-decay 0.01`.
+    public static var defaultOptions: TrainingOptions {
+        var options = TrainingOptions()
+        options.optimizer = .adamW(AdamW(weightDecay: 0.1))
+        options.learningRate = 1e-3
+        options.learningRateSchedule = .cosine
+        options.steps = 10_000
+        options.learningRateDecayStep = options.steps
+        options.batchSize = 32
+        options.evaluationInterval = 500
+        return options
     }
 
     /// Floating-point operations of the products of one step at the mean positions per word of

@@ -15,6 +15,7 @@ public struct TransformerConfig: ModelConfiguration {
     /// LayerNorm's epsilon.
     public var epsilon: Double = 1e-5
 
+    /// A configuration of these sizes, not validated (see `validate()`); makemore's by default.
     public init(
         vocabularySize: Int, embeddingSize: Int = 64, layers: Int = 4, heads: Int = 4, blockSize: Int = 16,
         epsilon: Double = 1e-5

@@ -9,14 +9,14 @@
 /// The backward is the model's own (`Transformer.forward` and `backward` on the same parameters
 /// and batch): the gradient check compares every gradient it writes with finite differences of
 /// this forward.
-public struct TransformerPass<T: Scalar>: GradientPass {
-    public let config: TransformerConfig
-    public let batch: WordBatch
-    public let parameters: ParameterTable<T>
-    public let values: [String: Tensor<T>]
-    public let loss: T
+package struct TransformerPass<T: Scalar>: GradientPass {
+    package let config: TransformerConfig
+    package let batch: WordBatch
+    package let parameters: ParameterTable<T>
+    package let values: [String: Tensor<T>]
+    package let loss: T
 
-    public init(parameters: ParameterTable<T>, config: TransformerConfig, batch: WordBatch) throws {
+    package init(parameters: ParameterTable<T>, config: TransformerConfig, batch: WordBatch) throws {
         guard batch.count >= 1 else { throw MakemoreError("the gradient check needs at least one word") }
         guard batch.blockSize == config.blockSize else {
             throw MakemoreError("the batch's block size \(batch.blockSize) is not the model's \(config.blockSize)")
@@ -29,7 +29,7 @@ public struct TransformerPass<T: Scalar>: GradientPass {
         values = trace.values
     }
 
-    public func loss(replacing name: String, with value: Tensor<T>) -> T {
+    package func loss(replacing name: String, with value: Tensor<T>) -> T {
         var trace = Trace<T>(baseline: values, override: (name, value))
         return TransformerPass.forward(&trace, parameters: parameters, config: config, batch: batch)
     }
@@ -129,7 +129,7 @@ public struct TransformerPass<T: Scalar>: GradientPass {
     /// From the loss back: `logits`, `lm_head`, `ln_f`, then per block (last first) its output,
     /// the MLP half and the attention half, each layer's output before its parameters; then
     /// `emb`, `wpe`, `wte`.
-    public var gradientOrder: [String] {
+    package var gradientOrder: [String] {
         var names = ["logits", "lm_head.weight", "ln_f", "transformer.ln_f.weight", "transformer.ln_f.bias"]
         for i in stride(from: config.layers - 1, through: 0, by: -1) {
             let h = "transformer.h.\(i)", k = "h.\(i)"
@@ -144,7 +144,7 @@ public struct TransformerPass<T: Scalar>: GradientPass {
     }
 
     /// The model's backward on this batch: every parameter's gradient, and each layer output's.
-    public func backward() -> [String: Tensor<T>] {
+    package func backward() -> [String: Tensor<T>] {
         let model = Transformer<T>(config: config, parameters: parameters.copy())
         _ = model.forward(batch)
         model.backward(batch)
@@ -170,5 +170,5 @@ public struct TransformerPass<T: Scalar>: GradientPass {
     }
 
     /// The backward above is the model's own: there is no separate step-by-step chain to compare.
-    public func modelGradients() -> [(name: String, gradient: Tensor<T>)] { [] }
+    package func modelGradients() -> [(name: String, gradient: Tensor<T>)] { [] }
 }
