@@ -117,6 +117,41 @@ void makemore_cross_entropy_backward(MakemoreKernelVariant variant, const float 
     table(variant)->cross_entropy_backward(probs, targets, d_logits, n, v, scale);
 }
 
+void makemore_adamw_update(MakemoreKernelVariant variant, float *values, const float *gradients, float *m, float *v,
+                          long count, const MakemoreAdamWStep *step) {
+    table(variant)->adamw_update(values, gradients, m, v, count, step);
+}
+
+void makemore_attention_forward(MakemoreKernelVariant variant, const float *qkv, float *att, float *y, long n,
+                                long heads, long head_size) {
+    table(variant)->attention_forward(qkv, att, y, n, heads, head_size);
+}
+
+void makemore_attention_backward(MakemoreKernelVariant variant, const float *qkv, const float *att, const float *d_y,
+                                 float *d_qkv, float *d_att, long n, long heads, long head_size) {
+    table(variant)->attention_backward(qkv, att, d_y, d_qkv, d_att, n, heads, head_size);
+}
+
+void makemore_layer_norm_forward(MakemoreKernelVariant variant, const float *x, float *out, float *mean, float *rstd,
+                                 const float *weight, const float *bias, long rows, long c, float epsilon) {
+    table(variant)->layer_norm_forward(x, out, mean, rstd, weight, bias, rows, c, epsilon);
+}
+
+void makemore_layer_norm_input_gradient(MakemoreKernelVariant variant, const float *x, const float *mean,
+                                        const float *rstd, const float *weight, const float *d_out, float *d_x,
+                                        long rows, long c) {
+    table(variant)->layer_norm_input_gradient(x, mean, rstd, weight, d_out, d_x, rows, c);
+}
+
+void makemore_gelu_forward(MakemoreKernelVariant variant, const float *x, float *out, float *t, long count) {
+    table(variant)->gelu_forward(x, out, t, count);
+}
+
+void makemore_gelu_backward(MakemoreKernelVariant variant, const float *x, const float *t, const float *d_out,
+                            float *d_x, long count, int accumulate) {
+    table(variant)->gelu_backward(x, t, d_out, d_x, count, accumulate);
+}
+
 // MARK: Scratch memory
 
 /// Each thread's buffer; its first 64 bytes hold its capacity in floats. Freed when the thread ends.

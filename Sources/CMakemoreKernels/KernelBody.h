@@ -563,7 +563,249 @@ static void cross_entropy_backward(const float *probs, const int *targets, float
     }
 }
 
+// MARK: AdamW
+//
+// The element update of `AdamW.update` (Models/Optimizer.swift, whose Swift loop is the reference
+// and the `Double` path), operation for operation. Its two multiply-adds are fused in every
+// variant, as PyTorch's vectorised kernels fuse them (`fma` here is never MULTIPLY_ADD: in the
+// portable x86-64 build each lane is a call to the C library's `fmaf`, as in Swift); the rest is
+// one rounding per operation.
+
+/// `p`, `m`, `v` moved by one AdamW step `s` from `g` (see makemore_adamw_update), on lanes or
+/// scalars; `first_weight` is `1 - β1` in the same form.
+#define ADAMW_ELEMENT(p, g, m, v, first_weight, s)                                                      \
+    do {                                                                                                \
+        if ((s)->decays) p = p * (s)->decay;                                                            \
+        m = __builtin_elementwise_fma((first_weight), g - m, m);                                        \
+        v = __builtin_elementwise_fma((s)->second_weight * g, g, (s)->beta2 * v);                       \
+        p = p + (s)->negative_step_size * m / (__builtin_elementwise_sqrt(v) / (s)->correction2_root +   \
+                                               (s)->epsilon);                                           \
+    } while (0)
+
+static void adamw_update(float *values, const float *gradients, float *m, float *v, long count,
+                         const MakemoreAdamWStep *step) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        v16f g = load16(gradients + i), p = load16(values + i), mi = load16(m + i), vi = load16(v + i);
+        ADAMW_ELEMENT(p, g, mi, vi, splat16(step->first_weight), step);
+        store16(p, values + i);
+        store16(mi, m + i);
+        store16(vi, v + i);
+    }
+    for (; i < count; i++) {
+        float g = gradients[i], p = values[i], mi = m[i], vi = v[i];
+        ADAMW_ELEMENT(p, g, mi, vi, step->first_weight, step);
+        values[i] = p;
+        m[i] = mi;
+        v[i] = vi;
+    }
+}
+
+// MARK: Eight-lane sums
+//
+// Tensor/Lanes.swift's reductions over a short row (a LayerNorm row, an attention head's
+// features): eight partial sums, lane `l` adding the elements `l, l + 8, ...` in order from 0,
+// then the eight lanes in order (from -0, as Swift's `SIMD.sum()`), then the tail in order.
+
+/// `((-0 + lanes[0]) + lanes[1]) + … + lanes[7]`.
+ALWAYS_INLINE float lane_total(v8f lanes) {
+    float total = -0.0f;
+    for (int l = 0; l < 8; l++) total += lanes[l];
+    return total;
+}
+
+/// `Σj x[j]` for `j < n` (Lanes.sum).
+ALWAYS_INLINE float lanes_sum(const float *x, long n) {
+    v8f lanes = {0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8) lanes += load8(x + j);
+    float total = lane_total(lanes);
+    for (; j < n; j++) total += x[j];
+    return total;
+}
+
+/// `Σj (x[j] - mean)²` for `j < n` (Lanes.squaredDeviations).
+ALWAYS_INLINE float lanes_squared_deviations(const float *x, float mean, long n) {
+    v8f lanes = {0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        v8f d = load8(x + j) - mean;
+        lanes += d * d;
+    }
+    float total = lane_total(lanes);
+    for (; j < n; j++) total += (x[j] - mean) * (x[j] - mean);
+    return total;
+}
+
+/// `Σj a[j] · b[j]` for `j < n` (Lanes.dot).
+ALWAYS_INLINE float lanes_dot(const float *a, const float *b, long n) {
+    v8f lanes = {0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8) lanes += load8(a + j) * load8(b + j);
+    float total = lane_total(lanes);
+    for (; j < n; j++) total += a[j] * b[j];
+    return total;
+}
+
+/// `y[j] = y[j] + alpha · x[j]` for `j < n` (Lanes.addProduct).
+ALWAYS_INLINE void lanes_add_product(float alpha, const float *x, float *y, long n) {
+    long j = 0;
+    for (; j + 8 <= n; j += 8) store8(load8(y + j) + alpha * load8(x + j), y + j);
+    for (; j < n; j++) y[j] += alpha * x[j];
+}
+
+// MARK: Causal self-attention
+//
+// CausalSelfAttention's loops for one word of `n` positions (Layers/CausalSelfAttention.swift,
+// whose Swift loops are the reference): `qkv (n, 3C)` and `y`, `d_y` `(n, C)` at the word's first
+// row, `att (heads, n, n)` the word's probabilities, `C = heads · head_size`. The softmax's `exp`
+// is the C library's `expf`, as in Swift.
+
+static void attention_forward(const float *qkv, float *att, float *y, long n, long heads, long head_size) {
+    long c = heads * head_size, hs = head_size;
+    float scale = 1.0f / __builtin_elementwise_sqrt((float)hs);
+    for (long h = 0; h < heads; h++) {
+        float *a = att + h * n * n;  // (n, n)
+        for (long t = 0; t < n; t++) {
+            const float *q = qkv + t * 3 * c + h * hs;
+            float *p = a + t * n;
+            // scores, then softmax over u ≤ t (the maximum subtracted first; Swift's max(x, y) is y ≥ x ? y : x)
+            float maximum = -INFINITY;
+            for (long u = 0; u <= t; u++) {
+                p[u] = lanes_dot(q, qkv + u * 3 * c + c + h * hs, hs) * scale;
+                maximum = p[u] >= maximum ? p[u] : maximum;
+            }
+            float sum = 0;
+            for (long u = 0; u <= t; u++) {
+                p[u] = expf(p[u] - maximum);
+                sum += p[u];
+            }
+            for (long u = 0; u <= t; u++) p[u] /= sum;
+            for (long u = t + 1; u < n; u++) p[u] = 0;
+            // y_t = Σu att[t, u] v_u
+            float *out = y + t * c + h * hs;
+            for (long j = 0; j < hs; j++) out[j] = 0;
+            for (long u = 0; u <= t; u++) lanes_add_product(p[u], qkv + u * 3 * c + 2 * c + h * hs, out, hs);
+        }
+    }
+}
+
+static void attention_backward(const float *qkv, const float *att, const float *d_y, float *d_qkv, float *d_att,
+                               long n, long heads, long head_size) {
+    long c = heads * head_size, hs = head_size;
+    float scale = 1.0f / __builtin_elementwise_sqrt((float)hs);
+    for (long h = 0; h < heads; h++) {
+        const float *a = att + h * n * n;
+        for (long t = 0; t < n; t++) {
+            const float *p = a + t * n, *dy = d_y + t * c + h * hs;
+            long q_t = t * 3 * c + h * hs;  // offsets of q_t in qkv; k_u and v_u at u·3C + C (+ C) + h·hs
+            float weighted = 0;  // Σ_w att[t, w] datt[t, w]
+            for (long u = 0; u <= t; u++) {
+                long v_u = u * 3 * c + 2 * c + h * hs;
+                float dot = lanes_dot(dy, qkv + v_u, hs);
+                lanes_add_product(p[u], dy, d_qkv + v_u, hs);
+                d_att[u] = dot;
+                weighted += p[u] * dot;
+            }
+            for (long u = 0; u <= t; u++) {
+                long k_u = u * 3 * c + c + h * hs;
+                float d_score = p[u] * (d_att[u] - weighted) * scale;
+                lanes_add_product(d_score, qkv + k_u, d_qkv + q_t, hs);
+                lanes_add_product(d_score, qkv + q_t, d_qkv + k_u, hs);
+            }
+        }
+    }
+}
+
+// MARK: Layer normalisation
+//
+// LayerNorm's forward and input gradient on `rows` rows of `c` (Layers/LayerNorm.swift, whose
+// Swift loops are the reference); `mean` and `rstd` at the first row's.
+
+static void layer_norm_forward(const float *x, float *out, float *mean, float *rstd, const float *weight,
+                               const float *bias, long rows, long c, float epsilon) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * c;
+        float *o = out + r * c;
+        float m = lanes_sum(row, c) / (float)c;
+        float s = 1.0f / __builtin_elementwise_sqrt(lanes_squared_deviations(row, m, c) / (float)c + epsilon);
+        for (long j = 0; j < c; j++) o[j] = weight[j] * ((row[j] - m) * s) + bias[j];
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+static void layer_norm_input_gradient(const float *x, const float *mean, const float *rstd, const float *weight,
+                                      const float *d_out, float *d_x, long rows, long c) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * c, *d = d_out + r * c;
+        float *dx = d_x + r * c;
+        float m = mean[r], s = rstd[r];
+        // mean(dxhat) and mean(dxhat · xhat), eight lanes of partial sums each
+        v8f dxhat_lanes = {0}, dxhat_xhat_lanes = {0};
+        long j = 0;
+        for (; j + 8 <= c; j += 8) {
+            v8f xhat = (load8(row + j) - m) * s, dxhat = load8(d + j) * load8(weight + j);
+            dxhat_lanes += dxhat;
+            dxhat_xhat_lanes += dxhat * xhat;
+        }
+        float dxhat_mean = lane_total(dxhat_lanes), dxhat_xhat_mean = lane_total(dxhat_xhat_lanes);
+        for (; j < c; j++) {
+            float xhat = (row[j] - m) * s, dxhat = d[j] * weight[j];
+            dxhat_mean += dxhat;
+            dxhat_xhat_mean += dxhat * xhat;
+        }
+        dxhat_mean /= (float)c;
+        dxhat_xhat_mean /= (float)c;
+        for (j = 0; j < c; j++) {
+            float xhat = (row[j] - m) * s, dxhat = d[j] * weight[j];
+            dx[j] += s * (dxhat - dxhat_mean - xhat * dxhat_xhat_mean);
+        }
+    }
+}
+
+// MARK: GELU
+//
+// GELU's forward and backward (Layers/GELU.swift, whose Swift loops are the reference), with
+// `u = √(2/π) (x + 0.044715 x³)` and `tanh u` by tanh16, sixteen lanes at a time: Swift computes
+// all `u` first and then their tanh by `tanh_array`, which gives each lane the same bits.
+
+/// `√(2/π)` and `0.044715`, rounded from Double as Swift's `T(…)` rounds them.
+#define GELU_SQRT_TWO_OVER_PI ((float)__builtin_sqrt(2.0 / 3.141592653589793115997963468544185161590576171875))
+#define GELU_CUBIC ((float)0.044715)
+
+ALWAYS_INLINE v16f gelu_u16(v16f x) { return GELU_SQRT_TWO_OVER_PI * (x + GELU_CUBIC * x * x * x); }
+
+static void gelu_forward(const float *x, float *out, float *t, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        v16f v = load16(x + i), th = tanh16(gelu_u16(v));
+        store16(th, t + i);
+        store16(0.5f * v * (1.0f + th), out + i);
+    }
+    if (i < count) {
+        v16f v = {0};
+        for (long j = 0; j < count - i; j++) v[j] = x[i + j];
+        v16f th = tanh16(gelu_u16(v)), o = 0.5f * v * (1.0f + th);
+        for (long j = 0; j < count - i; j++) {
+            t[i + j] = th[j];
+            out[i + j] = o[j];
+        }
+    }
+}
+
+static void gelu_backward(const float *x, const float *t, const float *d_out, float *d_x, long count, int accumulate) {
+    const float three_cubic = 3.0f * GELU_CUBIC;
+    for (long i = 0; i < count; i++) {
+        float v = x[i], ti = t[i];
+        float du = GELU_SQRT_TWO_OVER_PI * (1.0f + three_cubic * v * v);
+        float d = d_out[i] * (0.5f * (1.0f + ti) + 0.5f * v * (1.0f - ti * ti) * du);
+        d_x[i] = accumulate ? d_x[i] + d : d;
+    }
+}
+
 #define KERNEL_TABLE \
     {matmul, matmul_transposed_a, matmul_transposed_b, exp_array, tanh_array, batch_norm_forward, \
      batch_norm_backward, broadcast_rows, column_sums, tanh_backward, sgd_step, add_array, scatter_add_rows, \
-     cross_entropy_forward, cross_entropy_backward}
+     cross_entropy_forward, cross_entropy_backward, adamw_update, attention_forward, attention_backward, \
+     layer_norm_forward, layer_norm_input_gradient, gelu_forward, gelu_backward}

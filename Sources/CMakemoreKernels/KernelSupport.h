@@ -2,6 +2,8 @@
 #ifndef CMAKEMORE_KERNEL_SUPPORT_H
 #define CMAKEMORE_KERNEL_SUPPORT_H
 
+#include "CMakemoreKernels.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -30,6 +32,17 @@ typedef struct KernelTable {
                                   long v);
     void (*cross_entropy_backward)(const float *probs, const int *targets, float *d_logits, long n, long v,
                                    float scale);
+    void (*adamw_update)(float *values, const float *gradients, float *m, float *v, long count,
+                         const MakemoreAdamWStep *step);
+    void (*attention_forward)(const float *qkv, float *att, float *y, long n, long heads, long head_size);
+    void (*attention_backward)(const float *qkv, const float *att, const float *d_y, float *d_qkv, float *d_att,
+                               long n, long heads, long head_size);
+    void (*layer_norm_forward)(const float *x, float *out, float *mean, float *rstd, const float *weight,
+                               const float *bias, long rows, long c, float epsilon);
+    void (*layer_norm_input_gradient)(const float *x, const float *mean, const float *rstd, const float *weight,
+                                      const float *d_out, float *d_x, long rows, long c);
+    void (*gelu_forward)(const float *x, float *out, float *t, long count);
+    void (*gelu_backward)(const float *x, const float *t, const float *d_out, float *d_x, long count, int accumulate);
 } KernelTable;
 
 extern const KernelTable makemore_kernels_portable;

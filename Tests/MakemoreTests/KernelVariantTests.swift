@@ -148,4 +148,113 @@ import Testing
             }
         }
     }
+
+    /// The AdamW update in C gives the bits of `AdamW.update`'s Swift loop (sixteen lanes, then a
+    /// scalar tail): with and without weight decay, at its first and a later step, at counts below,
+    /// at and past the vector width.
+    @Test(arguments: [1, 5, 15, 16, 17, 31, 33, 100])
+    func adamWMatchesThePlainLoopBitForBit(count: Int) {
+        for variant in KernelVariant.supported {
+            for (weightDecay, step) in [(0.0, 1), (0.1, 1), (0.01, 7)] {
+                let adamW = AdamW(weightDecay: weightDecay)
+                /// Values, first and second moments after one update on `kernels` (nil: plain Swift).
+                func updated(_ kernels: KernelVariant?) -> [[UInt32]] {
+                    var g = SeededGenerator(seed: UInt64(count * 100 + step))
+                    let p: Tensor<Float> = randomTensor([count], &g), dp: Tensor<Float> = randomTensor([count], &g, scale: 0.1)
+                    let m: Tensor<Float> = randomTensor([count], &g, scale: 0.01)
+                    let v = (randomTensor([count], &g, scale: 0.01) as Tensor<Float>).map { $0 * $0 }
+                    adamW.update(
+                        kernels: kernels, values: p.pointer, gradients: dp.pointer, exp_avg: m.pointer, exp_avg_sq: v.pointer,
+                        count: count, step: step, learningRate: 1e-3)
+                    return [p, m, v].map(Self.bits)
+                }
+                #expect(updated(variant) == updated(nil), "\(variant), count \(count), weight decay \(weightDecay), step \(step)")
+            }
+        }
+    }
+
+    /// GELU's forward and backward in C give the bits of its Swift loops, at counts below, at and
+    /// past sixteen lanes; the backward written and added, the forward keeping `tanh u` apart and in
+    /// `out`. The plain forward takes `tanh` from the active variant: compared where the variant's
+    /// tanh is the same (both fused or both not).
+    @Test(arguments: [1, 7, 16, 17, 40, 256])
+    func geluMatchesThePlainLoopsBitForBit(count: Int) {
+        /// Forward (out, tanh, out with tanh in place) and backward (written, added) on `kernels`.
+        func outputs(_ kernels: KernelVariant?) -> [[UInt32]] {
+            var g = SeededGenerator(seed: UInt64(count))
+            let x: Tensor<Float> = randomTensor([count], &g, scale: 3), dOut: Tensor<Float> = randomTensor([count], &g)
+            let out = Tensor<Float>(shape: [count]), t = Tensor<Float>(shape: [count]), alone = Tensor<Float>(shape: [count])
+            GELU.forward(kernels: kernels, x.pointer, into: out.pointer, tanh: t.pointer, count: count)
+            GELU.forward(kernels: kernels, x.pointer, into: alone.pointer, tanh: alone.pointer, count: count)
+            let dX = Tensor<Float>(shape: [count], repeating: 7), dXAdded: Tensor<Float> = randomTensor([count], &g)
+            GELU.backward(kernels: kernels, x: x.pointer, tanh: t.pointer, dOut: dOut.pointer, dX: dX.pointer, count: count, accumulate: false)
+            GELU.backward(
+                kernels: kernels, x: x.pointer, tanh: t.pointer, dOut: dOut.pointer, dX: dXAdded.pointer, count: count,
+                accumulate: true)
+            return [out, t, alone, dX, dXAdded].map(Self.bits)
+        }
+        let plain = outputs(nil)
+        for variant in KernelVariant.supported where (variant == .portable) == (KernelVariant.active == .portable) {
+            #expect(outputs(variant) == plain, "\(variant), count \(count)")
+        }
+    }
+
+    /// The attention's forward and backward in C give the bits of its Swift loops, on words of 1 to
+    /// 16 positions, over head sizes below, at and past eight lanes, on all words and on some.
+    @Test(arguments: [(1, 1), (2, 3), (2, 8), (4, 16), (3, 17)])
+    func attentionMatchesThePlainLoopsBitForBit(shape: (Int, Int)) {
+        let (heads, headSize) = shape, width = heads * headSize
+        let attention = CausalSelfAttention(heads: heads, width: width)
+        let starts = [0, 1, 3, 10, 26, 31], rows = starts.last!
+        var offsets = [0]
+        for w in 0..<starts.count - 1 { offsets.append(offsets.last! + heads * (starts[w + 1] - starts[w]) * (starts[w + 1] - starts[w])) }
+        for words in [0..<starts.count - 1, 2..<4] {
+            /// att, y and dQKV on `kernels` (nil: plain Swift).
+            func outputs(_ kernels: KernelVariant?) -> [[UInt32]] {
+                var g = SeededGenerator(seed: UInt64(width))
+                let qkv: Tensor<Float> = randomTensor([rows, 3 * width], &g, scale: 2), dY: Tensor<Float> = randomTensor([rows, width], &g)
+                let att = Tensor<Float>(shape: [offsets.last!], repeating: 7), y = Tensor<Float>(shape: [rows, width], repeating: 7)
+                let dQKV: Tensor<Float> = randomTensor([rows, 3 * width], &g), scratch = Tensor<Float>(shape: [16])
+                attention.forward(
+                    kernels: kernels, qkv: qkv.pointer, starts: starts, attentionOffsets: offsets, words: words, att: att.pointer,
+                    into: y.pointer)
+                attention.backward(
+                    kernels: kernels, qkv: qkv.pointer, starts: starts, attentionOffsets: offsets, words: words, att: att.pointer,
+                    dY: dY.pointer, dQKV: dQKV.pointer, scratch: scratch.pointer)
+                return [att, y, dQKV].map(Self.bits)
+            }
+            let plain = outputs(nil)
+            for variant in KernelVariant.supported {
+                #expect(outputs(variant) == plain, "\(variant), heads \(heads) of \(headSize), words \(words)")
+            }
+        }
+    }
+
+    /// LayerNorm's forward and input gradient in C give the bits of its Swift loops, on widths below,
+    /// at and past eight lanes, on all rows and on some.
+    @Test(arguments: [1, 3, 8, 9, 64, 67])
+    func layerNormMatchesThePlainLoopsBitForBit(width: Int) {
+        let rows = 5
+        for range in [0..<rows, 1..<4] {
+            /// out, mean, rstd and dX on `kernels` (nil: plain Swift).
+            func outputs(_ kernels: KernelVariant?) -> [[UInt32]] {
+                var g = SeededGenerator(seed: UInt64(width))
+                let norm = LayerNorm<Float>(
+                    weight: randomTensor([width], &g, shift: 1), bias: randomTensor([width], &g), dWeight: Tensor(shape: [width]),
+                    dBias: Tensor(shape: [width]), epsilon: 1e-5)
+                let x: Tensor<Float> = randomTensor([rows, width], &g, scale: 2, shift: 0.5), dOut: Tensor<Float> = randomTensor([rows, width], &g)
+                let out = Tensor<Float>(shape: [rows, width], repeating: 7), dX: Tensor<Float> = randomTensor([rows, width], &g)
+                let mean = Tensor<Float>(shape: [rows], repeating: 7), rstd = Tensor<Float>(shape: [rows], repeating: 7)
+                norm.forward(kernels: kernels, x.pointer, into: out.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: range)
+                norm.inputGradient(
+                    kernels: kernels, x: x.pointer, mean: mean.pointer, rstd: rstd.pointer, dOut: dOut.pointer, dX: dX.pointer,
+                    rows: range)
+                return [out, mean, rstd, dX].map(Self.bits)
+            }
+            let plain = outputs(nil)
+            for variant in KernelVariant.supported {
+                #expect(outputs(variant) == plain, "\(variant), width \(width), rows \(range)")
+            }
+        }
+    }
 }

@@ -92,4 +92,61 @@ void makemore_cross_entropy_forward(MakemoreKernelVariant variant, const float *
 void makemore_cross_entropy_backward(MakemoreKernelVariant variant, const float *probs, const int *targets,
                                      float *d_logits, long n, long v, float scale);
 
+/// One AdamW step's scalars (`AdamW.update` in Models/Optimizer.swift computes them in Double and
+/// rounds them to Float): `decay = 1 - lr·weight_decay` (applied when `decays`),
+/// `first_weight = 1 - β1`, `beta2 = β2`, `second_weight = 1 - β2`,
+/// `negative_step_size = -lr / (1 - β1^t)`, `correction2_root = √(1 - β2^t)`, `epsilon`.
+typedef struct MakemoreAdamWStep {
+    float decay, first_weight, beta2, second_weight, negative_step_size, correction2_root, epsilon;
+    int decays;
+} MakemoreAdamWStep;
+
+/// AdamW's element update for `i < count`, with `p = values[i]`, `g = gradients[i]`:
+///     p = p · decay                                          (when `decays`)
+///     m = fma(first_weight, g - m, m)                        (one rounding)
+///     v = fma(second_weight · g, g, beta2 · v)               (one rounding, after the two products)
+///     p = p + negative_step_size · m / (√v / correction2_root + epsilon)
+/// every other operation rounded on its own, in this order; the same bits in every variant.
+void makemore_adamw_update(MakemoreKernelVariant variant, float *values, const float *gradients, float *m, float *v,
+                          long count, const MakemoreAdamWStep *step);
+
+/// Causal self-attention's forward over one word of `n` positions, `heads` heads of `head_size`
+/// features (`C = heads · head_size`): from `qkv (n, 3C)` (each row q, k, v side by side), for each
+/// head and position `t`,
+///     att[h, t, u] = softmax over u ≤ t of q_t · k_u / √head_size      (0 for u > t)
+///     y[t, h·head_size ..< (h+1)·head_size] = Σ_{u ≤ t} att[h, t, u] · v_u
+/// into `att (heads, n, n)` and `y (n, C)`. Dot products are summed in eight lanes, the softmax
+/// subtracts the maximum and exponentiates with `expf`.
+void makemore_attention_forward(MakemoreKernelVariant variant, const float *qkv, float *att, float *y, long n,
+                                long heads, long head_size);
+
+/// Its backward: adds into `d_qkv (n, 3C)`, for each head and position `t` in order,
+///     datt[u] = dy_t · v_u,   dv_u += att[t, u] · dy_t                        (u ≤ t in order)
+///     dscore  = att[t, u] · (datt[u] - Σ_w att[t, w] · datt[w]) / √head_size
+///     dq_t   += dscore · k_u,   dk_u += dscore · q_t                          (u ≤ t in order)
+/// `d_y (n, C)`; `d_att` is scratch of `n` floats.
+void makemore_attention_backward(MakemoreKernelVariant variant, const float *qkv, const float *att, const float *d_y,
+                                 float *d_qkv, float *d_att, long n, long heads, long head_size);
+
+/// Layer normalisation of `rows` rows of `x (rows, c)` into `out (rows, c)`, each row by its own
+///     mean = Σ x / c     rstd = 1 / √(Σ (x - mean)² / c + epsilon)     out = weight · ((x - mean) · rstd) + bias
+/// (sums in eight lanes); writes `mean [rows]` and `rstd [rows]`.
+void makemore_layer_norm_forward(MakemoreKernelVariant variant, const float *x, float *out, float *mean, float *rstd,
+                                 const float *weight, const float *bias, long rows, long c, float epsilon);
+
+/// Its input gradient, added into `d_x (rows, c)`: with `xhat = (x - mean) · rstd` and
+/// `dxhat = d_out · weight`, `d_x += rstd · (dxhat - mean(dxhat) - xhat · mean(dxhat · xhat))`.
+void makemore_layer_norm_input_gradient(MakemoreKernelVariant variant, const float *x, const float *mean,
+                                        const float *rstd, const float *weight, const float *d_out, float *d_x,
+                                        long rows, long c);
+
+/// GELU (tanh approximation) for `i < count`: `t[i] = tanh u`, `u = √(2/π) (x + 0.044715 x³)`,
+/// then `out[i] = ½ x (1 + t[i])`; `t` may be `out` (out wins).
+void makemore_gelu_forward(MakemoreKernelVariant variant, const float *x, float *out, float *t, long count);
+
+/// Its backward from `t = tanh u`: `d = d_out · (½ (1 + t) + ½ x (1 - t²) · √(2/π) (1 + 3·0.044715 x²))`,
+/// `d_x = d` (or `d_x += d` when `accumulate`).
+void makemore_gelu_backward(MakemoreKernelVariant variant, const float *x, const float *t, const float *d_out,
+                            float *d_x, long count, int accumulate);
+
 #endif

@@ -48,9 +48,24 @@ public struct CausalSelfAttention {
         qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>,
         att: UnsafeMutablePointer<T>, into y: UnsafeMutablePointer<T>
     ) {
+        forward(kernels: .for(T.self), qkv: qkv, starts: starts, attentionOffsets: offsets, words: words, att: att, into: y)
+    }
+
+    /// That `forward` on the C kernels of `kernels` (`Float`, a call per word), or in plain Swift
+    /// when nil (the reference: the same operations in the same order, so the same bits).
+    func forward<T: Scalar>(
+        kernels: KernelVariant?, qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>,
+        att: UnsafeMutablePointer<T>, into y: UnsafeMutablePointer<T>
+    ) {
         let c = width, hs = headSize, scale = 1 / T(hs).squareRoot()
         for w in words {
             let s = starts[w], n = starts[w + 1] - s
+            if let kernels {
+                kernels.attentionForward(
+                    qkv: (qkv + s * 3 * c).floats, att: (att + offsets[w]).floats, into: (y + s * c).floats, positions: n,
+                    heads: heads, headSize: hs)
+                continue
+            }
             for h in 0..<heads {
                 let a = att + offsets[w] + h * n * n  // (n, n) for this word and head
                 for t in 0..<n {
@@ -98,9 +113,26 @@ public struct CausalSelfAttention {
         qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>, att: UnsafePointer<T>,
         dY: UnsafePointer<T>, dQKV: UnsafeMutablePointer<T>, scratch dAtt: UnsafeMutablePointer<T>
     ) {
+        backward(
+            kernels: .for(T.self), qkv: qkv, starts: starts, attentionOffsets: offsets, words: words, att: att, dY: dY,
+            dQKV: dQKV, scratch: dAtt)
+    }
+
+    /// That `backward` on the C kernels of `kernels` (`Float`, a call per word), or in plain Swift
+    /// when nil (the reference).
+    func backward<T: Scalar>(
+        kernels: KernelVariant?, qkv: UnsafePointer<T>, starts: [Int], attentionOffsets offsets: [Int], words: Range<Int>,
+        att: UnsafePointer<T>, dY: UnsafePointer<T>, dQKV: UnsafeMutablePointer<T>, scratch dAtt: UnsafeMutablePointer<T>
+    ) {
         let c = width, hs = headSize, scale = 1 / T(hs).squareRoot()
         for w in words {
             let s = starts[w], n = starts[w + 1] - s
+            if let kernels {
+                kernels.attentionBackward(
+                    qkv: (qkv + s * 3 * c).floats, att: (att + offsets[w]).floats, dY: (dY + s * c).floats,
+                    dQKV: (dQKV + s * 3 * c).floats, scratch: dAtt.floats, positions: n, heads: heads, headSize: hs)
+                continue
+            }
             for h in 0..<heads {
                 let a = att + offsets[w] + h * n * n
                 func q(_ t: Int) -> Int { (s + t) * 3 * c + h * hs }  // offsets of q_t, k_t, v_t in qkv

@@ -3,7 +3,9 @@
 ///     out = ½ x (1 + tanh u),    u = √(2/π) (x + 0.044715 x³)
 ///
 /// `tanh u` runs sixteen lanes at a time (`Scalar.tanh(_:into:count:)`, `VectorMath` for Float):
-/// one `tanhf` call per element cost more than all of the Transformer's matrix products.
+/// one `tanhf` call per element cost more than all of the Transformer's matrix products. For
+/// `Float`, forward and backward run on the C kernels of `KernelVariant.active`, the Swift loops
+/// here being their reference (the same operations in the same order, so the same bits).
 public enum GELU {
     /// `out = gelu(x)`, element by element, any shape.
     public static func forward<T: Scalar>(_ x: Tensor<T>, into out: Tensor<T>) {
@@ -15,6 +17,19 @@ public enum GELU {
     static func forward<T: Scalar>(
         _ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, tanh t: UnsafeMutablePointer<T>, count: Int
     ) {
+        forward(kernels: .for(T.self), x, into: out, tanh: t, count: count)
+    }
+
+    /// `forward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the reference;
+    /// its `tanh` is `T.tanh`, the active variant's for `Float`).
+    static func forward<T: Scalar>(
+        kernels: KernelVariant?, _ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, tanh t: UnsafeMutablePointer<T>,
+        count: Int
+    ) {
+        if let kernels {
+            kernels.geluForward(x.floats, into: out.floats, tanh: t.floats, count: count)
+            return
+        }
         tanhOfU(x, into: t, count: count)
         for i in 0..<count { out[i] = T(0.5) * x[i] * (1 + t[i]) }
     }
@@ -44,6 +59,18 @@ public enum GELU {
         x: UnsafePointer<T>, tanh t: UnsafePointer<T>, dOut: UnsafePointer<T>, dX: UnsafeMutablePointer<T>, count: Int,
         accumulate: Bool
     ) {
+        backward(kernels: .for(T.self), x: x, tanh: t, dOut: dOut, dX: dX, count: count, accumulate: accumulate)
+    }
+
+    /// `backward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the reference).
+    static func backward<T: Scalar>(
+        kernels: KernelVariant?, x: UnsafePointer<T>, tanh t: UnsafePointer<T>, dOut: UnsafePointer<T>,
+        dX: UnsafeMutablePointer<T>, count: Int, accumulate: Bool
+    ) {
+        if let kernels {
+            kernels.geluBackward(x: x.floats, tanh: t.floats, dOut: dOut.floats, dX: dX.floats, count: count, accumulate: accumulate)
+            return
+        }
         for i in 0..<count {
             let v = x[i], ti = t[i]
             let du = T(sqrtTwoOverPi) * (1 + 3 * T(cubic) * v * v)

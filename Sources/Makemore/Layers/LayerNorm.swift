@@ -42,7 +42,24 @@ public struct LayerNorm<T: Scalar> {
         _ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>,
         rstd: UnsafeMutablePointer<T>, rows: Range<Int>
     ) {
+        forward(kernels: .for(T.self), x, into: out, mean: mean, rstd: rstd, rows: rows)
+    }
+
+    /// That `forward` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the
+    /// reference: the same operations in the same order, so the same bits).
+    func forward(
+        kernels: KernelVariant?, _ x: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>,
+        rstd: UnsafeMutablePointer<T>, rows: Range<Int>
+    ) {
         let c = weight.count, w = weight.pointer, b = bias.pointer
+        if let kernels {
+            let first = rows.lowerBound
+            kernels.layerNormForward(
+                (x + first * c).floats, into: (out + first * c).floats, mean: (mean + first).floats,
+                rstd: (rstd + first).floats, weight: w.floats, bias: b.floats, rows: rows.count, width: c,
+                epsilon: Float(epsilon))
+            return
+        }
         for r in rows {
             let row = x + r * c, o = out + r * c
             let m = Lanes.sum(row, c) / T(c)
@@ -73,7 +90,23 @@ public struct LayerNorm<T: Scalar> {
         x: UnsafePointer<T>, mean: UnsafePointer<T>, rstd: UnsafePointer<T>, dOut: UnsafePointer<T>,
         dX: UnsafeMutablePointer<T>, rows: Range<Int>
     ) {
+        inputGradient(kernels: .for(T.self), x: x, mean: mean, rstd: rstd, dOut: dOut, dX: dX, rows: rows)
+    }
+
+    /// That `inputGradient` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the
+    /// reference).
+    func inputGradient(
+        kernels: KernelVariant?, x: UnsafePointer<T>, mean: UnsafePointer<T>, rstd: UnsafePointer<T>,
+        dOut: UnsafePointer<T>, dX: UnsafeMutablePointer<T>, rows: Range<Int>
+    ) {
         let c = weight.count, w = weight.pointer
+        if let kernels {
+            let first = rows.lowerBound
+            kernels.layerNormInputGradient(
+                x: (x + first * c).floats, mean: (mean + first).floats, rstd: (rstd + first).floats, weight: w.floats,
+                dOut: (dOut + first * c).floats, dX: (dX + first * c).floats, rows: rows.count, width: c)
+            return
+        }
         for r in rows {
             let row = x + r * c, d = dOut + r * c, dx = dX + r * c
             let m = mean[r], s = rstd[r]

@@ -73,10 +73,23 @@ public struct AdamW: Equatable, Sendable {
     public static let defaultLearningRate = 5e-4
 
     /// Step `step` (1 for the first) on `count` elements: `values` moved against `gradients`, the
-    /// moments `exp_avg` and `exp_avg_sq` updated in place.
+    /// moments `exp_avg` and `exp_avg_sq` updated in place. On the C kernels of `KernelVariant.active`
+    /// for `Float`.
     public func update<T: Scalar>(
         values: UnsafeMutablePointer<T>, gradients: UnsafePointer<T>, exp_avg m: UnsafeMutablePointer<T>,
         exp_avg_sq v: UnsafeMutablePointer<T>, count: Int, step: Int, learningRate: Double
+    ) {
+        update(
+            kernels: .for(T.self), values: values, gradients: gradients, exp_avg: m, exp_avg_sq: v, count: count, step: step,
+            learningRate: learningRate)
+    }
+
+    /// `update` on the C kernels of `kernels` (`Float`), or in plain Swift when nil (the reference,
+    /// and the `Double` path): the same operations, so the same bits.
+    func update<T: Scalar>(
+        kernels: KernelVariant?, values: UnsafeMutablePointer<T>, gradients: UnsafePointer<T>,
+        exp_avg m: UnsafeMutablePointer<T>, exp_avg_sq v: UnsafeMutablePointer<T>, count: Int, step: Int,
+        learningRate: Double
     ) {
         precondition(step >= 1, "AdamW counts steps from 1")
         let decay = T(1 - learningRate * weightDecay)
@@ -87,6 +100,13 @@ public struct AdamW: Equatable, Sendable {
         let correction2Root = T(Foundation.pow(correction2, 0.5))
         let eps = T(epsilon)
         let decays = weightDecay != 0
+        if let kernels {
+            kernels.adamWUpdate(
+                values: values.floats, gradients: gradients.floats, firstMoment: m.floats, secondMoment: v.floats,
+                count: count, decay: decays ? Float(decay) : nil, w1: Float(w1), b2: Float(b2), w2: Float(w2),
+                negativeStepSize: Float(negativeStepSize), correction2Root: Float(correction2Root), eps: Float(eps))
+            return
+        }
         // 16 elements at a time, each lane the same operations as the scalar loop below (the
         // tail), so the result does not depend on where the vector chunks fall.
         typealias V = SIMD16<T>

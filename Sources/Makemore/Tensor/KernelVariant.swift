@@ -161,6 +161,67 @@ enum KernelVariant: String, CaseIterable, Sendable {
     ) {
         makemore_cross_entropy_backward(c, probs, targets, dLogits, rows, columns, scale)
     }
+
+    /// AdamW's element update for `i < count` with one step's scalars (see `AdamW.update`): `decay`
+    /// (nil: no weight decay), `w1 = 1 - β1`, `b2 = β2`, `w2 = 1 - β2`, `negativeStepSize`,
+    /// `correction2Root`, `eps`.
+    func adamWUpdate(
+        values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
+        secondMoment v: UnsafeMutablePointer<Float>, count: Int, decay: Float?, w1: Float, b2: Float, w2: Float,
+        negativeStepSize: Float, correction2Root: Float, eps: Float
+    ) {
+        var step = MakemoreAdamWStep(
+            decay: decay ?? 1, first_weight: w1, beta2: b2, second_weight: w2, negative_step_size: negativeStepSize,
+            correction2_root: correction2Root, epsilon: eps, decays: decay == nil ? 0 : 1)
+        makemore_adamw_update(c, values, gradients, m, v, count, &step)
+    }
+
+    /// Causal self-attention's forward on one word of `positions` rows: `qkv (positions, 3C)` and
+    /// `y (positions, C)` at its first row, `att (heads, positions, positions)` (see `CausalSelfAttention.forward`).
+    func attentionForward(
+        qkv: UnsafePointer<Float>, att: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>, positions: Int,
+        heads: Int, headSize: Int
+    ) {
+        makemore_attention_forward(c, qkv, att, y, positions, heads, headSize)
+    }
+
+    /// Its backward on one word, added into `dQKV (positions, 3C)`; `scratch` holds `positions` floats.
+    func attentionBackward(
+        qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dY: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, positions: Int, heads: Int, headSize: Int
+    ) {
+        makemore_attention_backward(c, qkv, att, dY, dQKV, scratch, positions, heads, headSize)
+    }
+
+    /// LayerNorm's forward on `rows` rows of `width` (see `LayerNorm.forward`); every pointer at the first row.
+    func layerNormForward(
+        _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+        rstd: UnsafeMutablePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, width: Int,
+        epsilon: Float
+    ) {
+        makemore_layer_norm_forward(c, x, out, mean, rstd, weight, bias, rows, width, epsilon)
+    }
+
+    /// LayerNorm's input gradient on `rows` rows of `width`, added into `dX` (see `LayerNorm.inputGradient`).
+    func layerNormInputGradient(
+        x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        dOut: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>, rows: Int, width: Int
+    ) {
+        makemore_layer_norm_input_gradient(c, x, mean, rstd, weight, dOut, dX, rows, width)
+    }
+
+    /// `out[i] = gelu(x[i])` and `tanh[i] = tanh u[i]` for `i < count` (see `GELU.forward`).
+    func geluForward(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, tanh t: UnsafeMutablePointer<Float>, count: Int) {
+        makemore_gelu_forward(c, x, out, t, count)
+    }
+
+    /// `dX (+)= dOut · gelu'(x)` for `i < count`, from `tanh = tanh u` (see `GELU.backward`).
+    func geluBackward(
+        x: UnsafePointer<Float>, tanh t: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>,
+        count: Int, accumulate: Bool
+    ) {
+        makemore_gelu_backward(c, x, t, dOut, dX, count, accumulate ? 1 : 0)
+    }
 }
 
 extension UnsafeMutablePointer {
