@@ -1,0 +1,304 @@
+/// makemore's `RNN`: a recurrent cell run along each word, a Linear head on every state.
+///
+///     h_{-1} = start                                               (1, H), learned
+///     for t in 0..<positions:  h_t = cell([wte[idx_t], h_{t-1}])   (words, H)
+///     logits = lm_head(h)                                          (rows, vocab)
+///     loss   = mean over positions of cross_entropy(logits, targets)
+///
+/// The cell is `RNNCell` (`rnn`) or `GRUCell` (`gru`). A batch is a `WordBatch`; a word's steps
+/// stop at its end (no padding steps: makemore's padded positions only feed losses it ignores).
+///
+/// The steps run time-major (`TimeSteps`): the words sorted by length, longest first, so that at
+/// step `t` the words still running are the first `active(t)` ones, and their rows are contiguous
+/// in every activation (`steps[t] ..< steps[t + 1]`). One step of all its words is then one matrix
+/// product per Linear, and word `k`'s previous state is row `k` of the previous step.
+///
+/// Read `forward`, `backward` (backpropagation through time, last step first) and `update`. The
+/// backward zeroes every gradient once, and each layer's backward adds into its gradients.
+public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
+    public let config: RecurrentConfig<Cell>
+    /// Every tensor, in the layout of `config.parameterSpecs`.
+    public let parameters: ParameterTable<T>
+    /// Typed views of `parameters.values`.
+    public let p: RecurrentParameters<T>
+    /// The same views of `parameters.gradients`: where the backward writes.
+    public let dp: RecurrentParameters<T>
+    /// `wte`: `(vocab, E)`.
+    public let embedding: Embedding<T>
+    /// The cell's Linears, in `Cell.linearNames` order: each `(m, E + H) -> (m, H)`.
+    public let cell: [TorchLinear<T>]
+    /// `lm_head`: `(rows, H) -> (rows, vocab)`.
+    public let lmHead: TorchLinear<T>
+    /// Threads a training step may use (one: the steps are sequential and small).
+    public var threads = 1
+
+    public init(config: RecurrentConfig<Cell>, parameters: ParameterTable<T>) {
+        precondition(parameters.entries.map(\.spec) == config.parameterSpecs, "parameters do not match the configuration")
+        self.config = config
+        self.parameters = parameters
+        let p = RecurrentParameters(config, parameters, parameters.values)
+        let dp = RecurrentParameters(config, parameters, parameters.gradients)
+        self.p = p
+        self.dp = dp
+        embedding = Embedding(table: p.wte, dTable: dp.wte)
+        cell = zip(p.cell, dp.cell).map { TorchLinear(weight: $0.weight, bias: $0.bias, dWeight: $1.weight, dBias: $1.bias) }
+        lmHead = TorchLinear(weight: p.lmHead.weight, bias: p.lmHead.bias, dWeight: dp.lmHead.weight, dBias: dp.lmHead.bias)
+    }
+
+    /// PyTorch's defaults, in the order makemore builds the modules: `start` zeros, `wte ~ N(0, 1)`,
+    /// each Linear's weight then bias uniform in `±1/√fanIn` (the cell's, then `lm_head`).
+    public static func initialParameters(_ config: RecurrentConfig<Cell>, generator: inout SeededGenerator) -> ParameterTable<T> {
+        let model = RecurrentModel(config: config, parameters: ParameterTable(specs: config.parameterSpecs))
+        model.p.start.fill(0)
+        model.embedding.initialize(using: &generator)
+        for linear in model.cell { linear.initialize(using: &generator) }
+        model.lmHead.initialize(using: &generator)
+        return model.parameters
+    }
+
+    // MARK: The plain path
+
+    /// The layer outputs of the last `forward`, time-major.
+    public private(set) var activations: RecurrentActivations<T>?
+    /// The gradients of those outputs, from the last `backward`.
+    public private(set) var dActivations: RecurrentActivations<T>?
+
+    /// The forward up to the logits, `(batch.rows, vocab)` time-major (row `i` is the batch's
+    /// row `activations.steps.packedRow[i]`), in `activations`.
+    @discardableResult
+    public func forwardLogits(_ batch: WordBatch) -> Tensor<T> {
+        let e = config.embeddingSize, n = config.hiddenSize, w = e + n
+        let a = RecurrentActivations<T>(config: config, steps: TimeSteps(batch), targets: batch.targets)
+        let s = a.steps
+        for t in 0..<s.count {
+            let rows = s.rows(ofStep: t)
+            for (k, i) in rows.enumerated() {
+                // xh = [wte[idx], h_{t-1}]
+                let xh = a.xh.pointer + i * w
+                xh.update(from: p.wte.pointer + Int(batch.inputs[s.packedRow[i]]) * e, count: e)
+                let previous = t == 0 ? p.start.pointer : a.h.pointer + (s.starts[t - 1] + k) * n
+                (xh + e).update(from: previous, count: n)
+            }
+            let first = rows.lowerBound
+            Cell.forward(
+                cell, xh: a.xh.pointer + first * w, cache: a.cache.map { $0.pointer + first * $0.columns },
+                h: a.h.pointer + first * n, rows: rows.count, embed: e, hidden: n)
+        }
+        lmHead.forward(a.h, into: a.logits)
+        activations = a
+        return a.logits
+    }
+
+    /// The forward and the mean cross-entropy over every position of the batch.
+    public func forward(_ batch: WordBatch) -> T {
+        let logits = forwardLogits(batch), a = activations!
+        return a.targets.withUnsafeBufferPointer {
+            CrossEntropy.forward(logits: logits, targets: $0.baseAddress!, probs: a.probs)
+        }
+    }
+
+    /// Backpropagation through time: the head on every state, then the steps last first, each
+    /// step's `dh` complete (from the head and from the next step) before its cell's backward.
+    public func backward(_ batch: WordBatch) {
+        guard let a = activations else { preconditionFailure("backward before forward") }
+        let e = config.embeddingSize, n = config.hiddenSize, w = e + n, s = a.steps
+        let d = RecurrentActivations<T>(config: config, steps: s)  // zeros
+        parameters.gradients.base.update(repeating: 0, count: parameters.gradients.count)
+        a.targets.withUnsafeBufferPointer { CrossEntropy.backward(probs: a.probs, targets: $0.baseAddress!, dLogits: d.logits) }
+        lmHead.backward(x: a.h, dOut: d.logits, dX: d.h)
+        for t in (0..<s.count).reversed() {
+            let rows = s.rows(ofStep: t), first = rows.lowerBound
+            Cell.backward(
+                cell, xh: a.xh.pointer + first * w, cache: a.cache.map { UnsafePointer($0.pointer + first * $0.columns) },
+                h: a.h.pointer + first * n, dH: d.h.pointer + first * n, dXH: d.xh.pointer + first * w,
+                scratch: d.scratch.map { $0.pointer + first * $0.columns }, rows: rows.count, embed: e, hidden: n)
+            for (k, i) in rows.enumerated() {
+                // dxh = [dx, dh_{t-1}]: the embedding's row, and the previous state (or `start`)
+                let dxh = d.xh.pointer + i * w
+                let dRow = dp.wte.pointer + Int(batch.inputs[s.packedRow[i]]) * e
+                for j in 0..<e { dRow[j] += dxh[j] }
+                let dPrevious = t == 0 ? dp.start.pointer : d.h.pointer + (s.starts[t - 1] + k) * n
+                for j in 0..<n { dPrevious[j] += dxh[e + j] }
+            }
+        }
+        dActivations = d
+    }
+
+    /// SGD: `p -= learningRate · dp` for every parameter.
+    public func update(learningRate: T) {
+        SGD.step(parameters, learningRate: learningRate)
+    }
+
+    // MARK: Use
+
+    /// The mean cross-entropy per position over every word of `dataset`, `chunk` words at a time.
+    public func loss(on dataset: Dataset, chunk: Int = 256) -> Double {
+        guard dataset.wordCount > 0 else { return .nan }
+        var total = 0.0
+        for first in stride(from: 0, to: dataset.wordCount, by: chunk) {
+            let batch = WordBatch(words: first..<Swift.min(first + chunk, dataset.wordCount), of: dataset)
+            total += Double(forward(batch)) * Double(batch.rows)
+        }
+        return total / Double(dataset.count)
+    }
+
+    /// The logits of the character after `word` (without the start token): `[vocab]`. As
+    /// makemore's `generate`, the model reads the last `blockSize` tokens (the start token, then
+    /// the word; a word of `blockSize` characters or more without the start token).
+    public func logits(after word: [Int32]) -> Tensor<T> {
+        let b = config.blockSize
+        let batch = word.count < b
+            ? WordBatch(words: [word], blockSize: b) : WordBatch(sequence: Array(word.suffix(b)), blockSize: b)
+        let logits = forwardLogits(batch)
+        return logits.rows(batch.rows - 1..<batch.rows).reshaped([config.vocabularySize])  // one word: its last step is last
+    }
+}
+
+/// The order of a batch's positions in which each time step's words are contiguous: the words
+/// sorted by length, longest first (ties in batch order), then step by step. Step `t`'s rows are
+/// `starts[t] ..< starts[t + 1]`, the `k`-th of them word `order[k]`'s position `t`.
+public struct TimeSteps: Sendable, Equatable {
+    /// The batch's words, longest first.
+    public let order: [Int]
+    /// `[count + 1]`: where each step's rows start; the last is the batch's rows.
+    public let starts: [Int]
+    /// `[rows]`: time-major row `i` is the batch's (word-major) row `packedRow[i]`.
+    public let packedRow: [Int]
+
+    public init(_ batch: WordBatch) {
+        let lengths = (0..<batch.count).map { batch.positions(ofWord: $0).count }
+        order = (0..<batch.count).sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+        var starts = [0], packedRow: [Int] = []
+        for t in 0..<(lengths.max() ?? 0) {
+            for w in order {
+                guard lengths[w] > t else { break }
+                packedRow.append(batch.starts[w] + t)
+            }
+            starts.append(packedRow.count)
+        }
+        self.starts = starts
+        self.packedRow = packedRow
+    }
+
+    /// Steps: the longest word's positions.
+    public var count: Int { starts.count - 1 }
+    /// Step `t`'s rows.
+    public func rows(ofStep t: Int) -> Range<Int> { starts[t]..<starts[t + 1] }
+}
+
+/// The recurrent model's parameters as typed views of one table (its values, or its gradients),
+/// in the order of `RecurrentConfig.parameterSpecs`.
+public struct RecurrentParameters<T: Scalar> {
+    /// A Linear's `(out, in)` weight and `[out]` bias.
+    public struct Affine {
+        public let weight: Tensor<T>
+        public let bias: Tensor<T>
+    }
+
+    /// `start`: `(1, H)`, the state before the first character.
+    public let start: Tensor<T>
+    /// `wte.weight`: `(vocab, E)`.
+    public let wte: Tensor<T>
+    /// `cell.<name>`, in `Cell.linearNames` order: `(H, E + H)`, `[H]`.
+    public let cell: [Affine]
+    /// `lm_head`: `(vocab, H)`, `[vocab]`.
+    public let lmHead: Affine
+
+    init<Cell>(_ config: RecurrentConfig<Cell>, _ table: ParameterTable<T>, _ storage: TensorStorage<T>) {
+        var views = table.views(of: storage)
+        let e = config.embeddingSize, h = config.hiddenSize, v = config.vocabularySize
+        start = views.next([1, h])
+        wte = views.next([v, e])
+        cell = Cell.linearNames.map { _ in Affine(weight: views.next([h, e + h]), bias: views.next([h])) }
+        lmHead = Affine(weight: views.next([v, h]), bias: views.next([v]))
+        precondition(views.isComplete)
+    }
+}
+
+/// Every layer output of the recurrent model for one batch, time-major (`steps`): the forward's
+/// values, or (as the model's `dActivations`) their gradients, which the backward adds into.
+public final class RecurrentActivations<T: Scalar> {
+    /// The batch's time-major order.
+    public let steps: TimeSteps
+    /// `(rows, E + H)`: each position's `[x_t, h_{t-1}]`.
+    public let xh: Tensor<T>
+    /// What the cell keeps, `(rows, Cell.cacheWidths[i])` each (unused in gradients).
+    public let cache: [Tensor<T>]
+    /// Where the cell's backward works, `(rows, Cell.scratchWidths[i])` each (gradients only).
+    let scratch: [Tensor<T>]
+    /// `(rows, H)`: the states `h_t`.
+    public let h: Tensor<T>
+    /// `(rows, vocab)`: `lm_head(h)`.
+    public let logits: Tensor<T>
+    /// `(rows, vocab)`: the softmax of the logits (forward only).
+    let probs: Tensor<T>
+    /// `[rows]`: the targets in time-major order.
+    let targets: [Int32]
+
+    /// Zeros for `steps`; the forward's (`targets`, the batch's, reordered) or the gradients' (`targets` nil).
+    init<Cell>(config: RecurrentConfig<Cell>, steps: TimeSteps, targets batchTargets: [Int32]? = nil) {
+        let e = config.embeddingSize, n = config.hiddenSize, rows = steps.packedRow.count
+        let forward = batchTargets != nil
+        self.steps = steps
+        xh = Tensor(shape: [rows, e + n])
+        cache = forward ? Cell.cacheWidths(embed: e, hidden: n).map { Tensor(shape: [rows, $0]) } : []
+        scratch = forward ? [] : Cell.scratchWidths(embed: e, hidden: n).map { Tensor(shape: [rows, $0]) }
+        h = Tensor(shape: [rows, n])
+        logits = Tensor(shape: [rows, config.vocabularySize])
+        probs = Tensor(shape: [rows, config.vocabularySize])
+        targets = batchTargets.map { t in steps.packedRow.map { t[$0] } } ?? []
+    }
+}
+
+/// makemore's `RNN(config, cell_type='rnn')`.
+public typealias RNN<T: Scalar> = RecurrentModel<T, RNNCell>
+/// makemore's `RNN(config, cell_type='gru')`.
+public typealias GRU<T: Scalar> = RecurrentModel<T, GRUCell>
+
+// MARK: The model interface
+
+extension RecurrentModel: LanguageModel where T == Float {
+    public typealias TrainingBatch = WordBatch
+
+    public static var name: String { Cell.modelName }
+    public static var summary: String { Cell.summary }
+
+    /// One thread: each step's products are small and the steps run one after another.
+    public var parallelism: Int { 1 }
+
+    /// makemore's recipe: AdamW (betas 0.9, 0.99, eps 1e-8, weight decay 0.01) at a constant
+    /// 5e-4, batches of 32 words, the dev loss every 500 steps (`best.safetensors` keeps the
+    /// lowest); 10,000 steps.
+    public static var defaultOptions: TrainingOptions {
+        var options = TrainingOptions()
+        options.optimizer = .adamW(AdamW(weightDecay: 0.01))
+        options.learningRate = 5e-4
+        options.learningRateSchedule = .constant
+        options.steps = 10_000
+        options.learningRateDecayStep = options.steps
+        options.batchSize = 32
+        options.evaluationInterval = 500
+        return options
+    }
+
+    /// Floating-point operations of the products of one step at `blockSize / 2` positions per
+    /// word: per position, three products (forward, `dx`, `dW`) of each cell Linear and of `lm_head`.
+    public func matmulFlops(batchSize: Int) -> Double {
+        let e = Double(config.embeddingSize), h = Double(config.hiddenSize), v = Double(config.vocabularySize)
+        let m = Double(batchSize) * Double(config.blockSize) / 2
+        return 3 * 2 * m * (Double(Cell.linearNames.count) * (e + h) * h + h * v)
+    }
+
+    public func loss(on dataset: Dataset) -> Double {
+        loss(on: dataset, chunk: 256)
+    }
+
+    /// Words: each costs a forward per element of every checked tensor.
+    public static var gradientCheckBatchSize: Int { 4 }
+
+    public static func gradientPass<U: Scalar>(
+        config: RecurrentConfig<Cell>, parameters: ParameterTable<U>, batch: WordBatch
+    ) throws -> any GradientPass<U> {
+        try RecurrentPass<U, Cell>(parameters: parameters, config: config, batch: batch)
+    }
+}
