@@ -28,6 +28,10 @@ Models (the names are those of the safetensors files, `L` is `cfg.layers`):
            without bias. Tensors are its state_dict's (`transformer.wte.weight`, ...). It reads
            whole words: X (B, block) is `0, c1..cn` padded with 0, Y (B, block) is `c1..cn, 0`
            padded with -1 (ignored by the loss).
+  rnn, gru karpathy/makemore's RNN (classes `RNN`, `RNNCell`, `GRUCell` below, its code): a
+           learned initial state `start`, wte, the cell run along each word on [x_t, h_{t-1}]
+           (rnn: tanh(xh_to_h); gru: gates xh_to_z, xh_to_r, candidate xh_to_hbar), lm_head on
+           every state; embed = n_embd, hidden = n_embd2. Words padded as the transformer's.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ from safetensors.torch import save_file
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
-MODELS = ("mlp", "wavenet", "transformer")
+MODELS = ("mlp", "wavenet", "transformer", "rnn", "gru")
+RNNS = ("rnn", "gru")  # makemore's RNN with its two cells
+WORD_MODELS = ("transformer",) + RNNS  # read whole words, padded (B, block), targets -1 past the end
 SPLIT_SEED = 42
 EVAL_CHUNK = 65536  # examples per forward pass when evaluating a whole split, to bound memory
 
@@ -143,6 +149,8 @@ class Config:
                 "block": str(self.block), "eps": repr(self.eps)}
         if self.model in ("mlp", "transformer"):
             meta["layers"] = str(self.layers)
+        if self.model in RNNS:
+            del meta["eps"]
         if self.model == "transformer":
             del meta["hidden"]
             meta["heads"] = str(self.heads)
@@ -177,7 +185,7 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
     if model == "transformer":
         int_keys = ["embed", "block", "layers", "heads"]
     int_keys += [k for k in ("batch", "seed") if k in require]
-    float_keys = ["eps"] + [k for k in ("momentum",) if k in require]
+    float_keys = ([] if model in RNNS else ["eps"]) + [k for k in ("momentum",) if k in require]
     missing = [k for k in int_keys + float_keys + ["vocab"] if k not in meta]
     if missing:
         raise InputError(f"metadata keys missing: {', '.join(missing)}")
@@ -198,6 +206,8 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
         values["layers"] = wavenet_levels(values["block"]) or 0  # type: ignore[arg-type]
     if model == "transformer":
         values["hidden"] = 4 * values["embed"]  # type: ignore[operator]
+    if model in RNNS:
+        values["layers"] = 1  # one cell
     cfg = Config(model=model, vocab=meta["vocab"], **values)  # type: ignore[arg-type]
     problems = config_problems(cfg, meta)
     if problems:
@@ -221,7 +231,7 @@ def config_problems(cfg: Config, meta: dict[str, str]) -> list[str]:
         problems.append(f"metadata heads={cfg.heads} must be at least 1")
     elif cfg.model == "transformer" and cfg.embed % cfg.heads:  # type: ignore[operator]
         problems.append(f"metadata embed={cfg.embed} is not a multiple of heads={cfg.heads}")
-    if cfg.batch is not None and cfg.batch < (1 if cfg.model == "transformer" else 2):
+    if cfg.batch is not None and cfg.batch < (1 if cfg.model in WORD_MODELS else 2):
         problems.append(f"metadata batch={cfg.batch} must be at least 2 (Bessel's 1/(n-1))")
     if not cfg.vocab.startswith("."):
         problems.append(f"metadata vocab {cfg.vocab!r} does not start with '.'")
@@ -257,6 +267,8 @@ def trainable_names(cfg: Config) -> list[str]:
     """Trainable parameters, in the order of the Swift parameter table (and of initialisation)."""
     if cfg.model == "transformer":
         return list(transformer_shapes(cfg))
+    if cfg.model in RNNS:
+        return list(rnn_shapes(cfg))
     L, names = cfg.layers, ["C"]
     for i in range(1, L + 1):
         names += [f"W{i}"] + ([f"b{i}"] if cfg.model == "mlp" else []) + [f"bngain{i}", f"bnbias{i}"]
@@ -265,7 +277,7 @@ def trainable_names(cfg: Config) -> list[str]:
 
 def running_names(cfg: Config) -> list[str]:
     """Running batch-norm statistics (not used by the training-mode forward, not trained)."""
-    if cfg.model == "transformer":
+    if cfg.model in WORD_MODELS:
         return []
     return [name for i in range(1, cfg.layers + 1) for name in (f"bnmean{i}", f"bnvar{i}")]
 
@@ -281,6 +293,8 @@ def parameter_shapes(cfg: Config) -> dict[str, list[int]]:
     """Every tensor of the model by name, trainable parameters first, then running statistics."""
     if cfg.model == "transformer":
         return transformer_shapes(cfg)
+    if cfg.model in RNNS:
+        return rnn_shapes(cfg)
     H, V = cfg.hidden, cfg.vocab_size
     shapes = {"C": [V, cfg.embed]}
     for i in range(1, cfg.layers + 1):
@@ -713,6 +727,92 @@ def transformer_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.
     model = Transformer(cfg)
     missing, unexpected = model.load_state_dict({n: tensors[n] for n in transformer_shapes(cfg)}, strict=False)
     assert all(n.endswith(".attn.bias") for n in missing) and not unexpected, (missing, unexpected)
+    return model.to(dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# The RNN and GRU: karpathy/makemore's code (its `RNNCell`, `GRUCell`, `RNN`), with an optional
+# `record` dict that keeps `emb` (B, T, n_embd), each step's state `h.{t}` (B, n_embd2) and
+# `logits` (B, T, vocab) under the Swift side's names.
+
+
+def rnn_shapes(cfg: Config) -> dict[str, list[int]]:
+    """makemore's RNN state_dict: start, wte, the cell's Linears, lm_head."""
+    E, H, V = cfg.embed, cfg.hidden, cfg.vocab_size
+    shapes = {"start": [1, H], "wte.weight": [V, E]}
+    for name in (("xh_to_h",) if cfg.model == "rnn" else ("xh_to_z", "xh_to_r", "xh_to_hbar")):
+        shapes[f"cell.{name}.weight"] = [H, E + H]
+        shapes[f"cell.{name}.bias"] = [H]
+    shapes["lm_head.weight"] = [V, H]
+    shapes["lm_head.bias"] = [V]
+    return shapes
+
+
+class RNNCell(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.xh_to_h = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+
+    def forward(self, xt, hprev):
+        xh = torch.cat([xt, hprev], dim=1)
+        ht = F.tanh(self.xh_to_h(xh))
+        return ht
+
+
+class GRUCell(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.xh_to_z = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+        self.xh_to_r = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+        self.xh_to_hbar = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+
+    def forward(self, xt, hprev):
+        xh = torch.cat([xt, hprev], dim=1)
+        r = F.sigmoid(self.xh_to_r(xh))
+        hprev_reset = r * hprev
+        xhr = torch.cat([xt, hprev_reset], dim=1)
+        hbar = F.tanh(self.xh_to_hbar(xhr))
+        z = F.sigmoid(self.xh_to_z(xh))
+        ht = (1 - z) * hprev + z * hbar
+        return ht
+
+
+class RNN(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.block_size = cfg.block
+        self.vocab_size = cfg.vocab_size
+        self.start = torch.nn.Parameter(torch.zeros(1, cfg.hidden))  # the starting hidden state
+        self.wte = torch.nn.Embedding(cfg.vocab_size, cfg.embed)  # token embeddings table
+        self.cell = RNNCell(cfg) if cfg.model == "rnn" else GRUCell(cfg)
+        self.lm_head = torch.nn.Linear(cfg.hidden, self.vocab_size)
+
+    def forward(self, idx, targets=None, record=None):
+        r = {} if record is None else record
+        b, t = idx.size()
+        emb = r["emb"] = self.wte(idx)  # (b, t, n_embd)
+        hprev = self.start.expand((b, -1))
+        hiddens = []
+        for i in range(t):
+            xt = emb[:, i, :]  # (b, n_embd)
+            ht = r[f"h.{i}"] = self.cell(xt, hprev)  # (b, n_embd2)
+            hprev = ht
+            hiddens.append(ht)
+        hidden = torch.stack(hiddens, 1)  # (b, t, n_embd2)
+        logits = r["logits"] = self.lm_head(hidden)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+def word_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """makemore's module of a model that reads whole words (the Transformer, the RNN or GRU),
+    holding the file's parameters (state_dict names), in `dtype`."""
+    if cfg.model == "transformer":
+        return transformer_model(cfg, tensors, dtype)
+    model = RNN(cfg)
+    model.load_state_dict({n: tensors[n] for n in rnn_shapes(cfg)}, strict=True)
     return model.to(dtype)
 
 

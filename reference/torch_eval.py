@@ -62,12 +62,12 @@ def transformer_losses(path: str, cfg: Config, words: list[str]) -> dict[str, fl
     attention's causal-mask buffers (`*.attn.bias`, which the file does not store)."""
     _, tensors = mm.load_safetensors(path)
     state = {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
-    model = mm.Transformer(cfg)
+    model = mm.Transformer(cfg) if cfg.model == "transformer" else mm.RNN(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [n for n in missing if not n.endswith(".attn.bias")]
     if bad or unexpected:
         raise InputError(f"{path}: state_dict keys missing {bad}, unexpected {unexpected}")
-    assert len(missing) == cfg.layers, missing  # one causal mask per block
+    assert len(missing) == (cfg.layers if cfg.model == "transformer" else 0), missing  # one causal mask per block
     data = mm.word_datasets(words, cfg.vocab, cfg.block)
     return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
 
@@ -88,7 +88,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    if cfg.model == "transformer":
+    if cfg.model in mm.WORD_MODELS:  # makemore's RNN and GRU load as its Transformer does
         try:
             losses = transformer_losses(args.checkpoint, cfg, words)
         except InputError as error:
