@@ -22,6 +22,8 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
            with 0, Y with -1, ignored by the loss), `--steps` steps (default 10,000). The val
            loss over the whole split every `--eval-every` steps (the curve); at the end the
            train / val / test losses per predicted position, and the best val and its step.
+  rnn, gru makemore's `RNN` (n_embd 64, n_embd2 64) with its RNNCell or GRUCell, the same
+           loop and recipe as the transformer's.
 
 The models, initial values, data and split are those of reference/makemore_reference.py.
 Progress goes to stderr every `--log-every` steps.
@@ -67,7 +69,7 @@ RECIPES = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(RECIPES) + ["transformer"], required=True)
+    parser.add_argument("--model", choices=sorted(RECIPES) + ["transformer", "rnn", "gru"], required=True)
     parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed before initialising (default 42)")
     parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000)")
     parser.add_argument("--eval-every", type=int, default=500, help="transformer: the val loss every this many steps")
@@ -80,7 +82,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = 10_000 if args.model == "transformer" else 200_000
+        args.steps = 10_000 if args.model in mm.WORD_MODELS else 200_000
     if args.steps < 0:
         parser.error("--steps must be 0 or more")
     if args.threads < 1 or args.log_every < 1:
@@ -107,10 +109,12 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
     vocab = mm.vocabulary(words)
     block = max(map(len, words)) + 1
     cfg = mm.Config(model="transformer", vocab=vocab, embed=64, hidden=256, block=block, layers=4, heads=4)
+    if args.model in mm.RNNS:  # makemore's RNN (n_embd 64, n_embd2 64) with its RNNCell or GRUCell
+        cfg = mm.Config(model=args.model, vocab=vocab, embed=64, hidden=64, block=block, layers=1)
     data = mm.word_datasets(words, vocab, block)
     Xtr, Ytr = data["train"]
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg)
+    model = mm.Transformer(cfg) if args.model == "transformer" else mm.RNN(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
     curve: list[tuple[int, float]] = []
     seconds = 0.0
@@ -129,15 +133,16 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
                   file=sys.stderr, flush=True)
     losses = {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
     best_step, best_val = min(curve, key=lambda c: c[1]) if curve else (0, float("nan"))
-    result = {"model": "transformer", "seed": args.seed, "steps": args.steps,
+    result = {"model": args.model, "seed": args.seed, "steps": args.steps,
               "parameters": sum(p.numel() for p in model.parameters()), "threads": args.threads, "seconds": seconds,
               "steps_per_s": args.steps / seconds if seconds > 0 else None, **losses,
               "best_val": best_val, "best_step": best_step, "curve": curve}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's Transformer, embed 64, "
-              f"4 layers, 4 heads, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
+        shape = "RNN (rnn cell), embed 64, hidden 64" if args.model == "rnn" else "RNN (gru cell), embed 64, hidden 64"
+        shape = "Transformer, embed 64, 4 layers, 4 heads" if args.model == "transformer" else shape
+        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's {shape}, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
               f"AdamW lr 5e-4 constant, weight decay 0.01, batch {BATCH}")
         rate = f" ({result['steps_per_s']:.0f} steps/s)" if result["steps_per_s"] else ""
         print(f"{args.steps:,} steps in {seconds:.1f} s{rate}")
@@ -150,13 +155,13 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model == "transformer":
+    if args.model in mm.WORD_MODELS:
         try:
             words = mm.read_words(args.data)
         except mm.InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        return train_transformer(args, words)
+        return train_transformer(args, words)  # makemore's loop, for its RNN and GRU as well
     recipe = RECIPES[args.model]
     try:
         words = mm.read_words(args.data)
