@@ -7,7 +7,8 @@
 ///     h_t  = (1 - z) · h + z · hbar
 ///
 /// Linears in makemore's order `xh_to_z`, `xh_to_r`, `xh_to_hbar`, each `(H, E + H)`, `[H]`. The
-/// forward keeps `r`, `z`, `hbar` and `xrh` (small: the backward needs every one of them).
+/// forward keeps `r`, `z`, `hbar` and `xrh` (small: the backward needs every one of them); the
+/// backward leaves the gradients before the Linears in `scratch` for `weightGradients`.
 /// `sigmoid(v) = ½ + ½ tanh(v / 2)`, which cannot overflow.
 public enum GRUCell: RecurrentCell {
     public static var modelName: String { "gru" }
@@ -15,17 +16,18 @@ public enum GRUCell: RecurrentCell {
         "makemore's GRU: an embedding, a gated recurrent cell over each word, a Linear head on every state"
     }
     public static var linearNames: [String] { ["xh_to_z", "xh_to_r", "xh_to_hbar"] }
-    /// `r`, `z`, `hbar` (m, H), `xrh` (m, E + H).
+    /// `r`, `z`, `hbar` (·, H), `xrh` (·, E + H).
     public static func cacheWidths(embed: Int, hidden: Int) -> [Int] { [hidden, hidden, hidden, embed + hidden] }
-    /// `dpre` of `hbar`, `z`, `r` (m, H), `dxrh` (m, E + H).
+    /// `dpre` of `hbar`, `z`, `r` (·, H), `dxrh` (·, E + H).
     public static func scratchWidths(embed: Int, hidden: Int) -> [Int] { [hidden, hidden, hidden, embed + hidden] }
 
-    public static func forward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafeMutablePointer<T>], h out: UnsafeMutablePointer<T>,
-        rows m: Int, embed e: Int, hidden n: Int
-    ) {
+    @_specialize(where T == Float)
+    public static func forward<T: Scalar>(_ linears: [TorchLinear<T>], xh xhTensor: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, rows: Range<Int>) {
         let (toZ, toR, toHbar) = (linears[0], linears[1], linears[2])
-        let r = cache[0], z = cache[1], hbar = cache[2], xrh = cache[3], w = e + n
+        let n = h.columns, w = xhTensor.columns, e = w - n, m = rows.count, first = rows.lowerBound
+        let xh = xhTensor.pointer + first * w, out = h.pointer + first * n
+        let r = cache[0].pointer + first * n, z = cache[1].pointer + first * n, hbar = cache[2].pointer + first * n
+        let xrh = cache[3].pointer + first * w
         toR.forward(xh, into: r, rows: m)
         sigmoid(r, count: m * n)
         for i in 0..<m {
@@ -38,8 +40,8 @@ public enum GRUCell: RecurrentCell {
         toZ.forward(xh, into: z, rows: m)
         sigmoid(z, count: m * n)
         for i in 0..<m {
-            let h = xh + i * w + e, k = i * n
-            for j in 0..<n { out[k + j] = (1 - z[k + j]) * h[j] + z[k + j] * hbar[k + j] }
+            let hPrevious = xh + i * w + e, k = i * n
+            for j in 0..<n { out[k + j] = (1 - z[k + j]) * hPrevious[j] + z[k + j] * hbar[k + j] }
         }
     }
 
@@ -47,42 +49,56 @@ public enum GRUCell: RecurrentCell {
     ///
     ///     dhbar_pre = dh_t · z · (1 - hbar²)          dz_pre = dh_t · (hbar - h) · z (1 - z)
     ///     dh       += dh_t · (1 - z)
-    ///     xh_to_hbar: dW += dhbar_preᵀ @ xrh, dxrh = dhbar_pre @ W
+    ///     dxrh      = dhbar_pre @ W_hbar
     ///     dx       += dxrh[:, :E];  dh += dxrh[:, E:] · r;  dr_pre = dxrh[:, E:] · h · r (1 - r)
-    ///     xh_to_z, xh_to_r: dW += dpreᵀ @ xh, dxh += dpre @ W
+    ///     dxh      += dz_pre @ W_z + dr_pre @ W_r
+    @_specialize(where T == Float)
     public static func backward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafePointer<T>], h out: UnsafePointer<T>,
-        dH: UnsafePointer<T>, dXH: UnsafeMutablePointer<T>, scratch: [UnsafeMutablePointer<T>], rows m: Int, embed e: Int,
-        hidden n: Int
+        _ linears: [TorchLinear<T>], xh xhTensor: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, dH dHTensor: Tensor<T>,
+        dXH: Tensor<T>, scratch: [Tensor<T>], rows: Range<Int>
     ) {
         let (toZ, toR, toHbar) = (linears[0], linears[1], linears[2])
-        let r = cache[0], z = cache[1], hbar = cache[2], xrh = cache[3], w = e + n
-        let dHbarPre = scratch[0], dZPre = scratch[1], dRPre = scratch[2], dXRH = scratch[3]
+        let n = h.columns, w = xhTensor.columns, e = w - n, m = rows.count, first = rows.lowerBound
+        let xh = xhTensor.pointer + first * w, dXHRows = dXH.pointer + first * w, dH = dHTensor.pointer + first * n
+        let r = cache[0].pointer + first * n, z = cache[1].pointer + first * n, hbar = cache[2].pointer + first * n
+        let dHbarPre = scratch[0].pointer + first * n, dZPre = scratch[1].pointer + first * n
+        let dRPre = scratch[2].pointer + first * n, dXRH = scratch[3].pointer + first * w
         for i in 0..<m {
-            let h = xh + i * w + e, dh = dXH + i * w + e, k = i * n
+            let hPrevious = xh + i * w + e, dh = dXHRows + i * w + e, k = i * n
             for j in 0..<n {
                 let d = dH[k + j], zj = z[k + j], hb = hbar[k + j]
                 dHbarPre[k + j] = d * zj * (1 - hb * hb)
-                dZPre[k + j] = d * (hb - h[j]) * zj * (1 - zj)
+                dZPre[k + j] = d * (hb - hPrevious[j]) * zj * (1 - zj)
                 dh[j] += d * (1 - zj)
             }
         }
-        dXRH.update(repeating: 0, count: m * w)
-        toHbar.addBackward(x: xrh, dOut: dHbarPre, dX: dXRH, rows: m)
+        toHbar.inputGradient(dOut: dHbarPre, into: dXRH, rows: m)
         for i in 0..<m {
-            let h = xh + i * w + e, dxrh = dXRH + i * w, dxh = dXH + i * w, k = i * n
+            let hPrevious = xh + i * w + e, dxrh = dXRH + i * w, dxh = dXHRows + i * w, k = i * n
             for j in 0..<e { dxh[j] += dxrh[j] }
             for j in 0..<n {
                 let rj = r[k + j], d = dxrh[e + j]
                 dxh[e + j] += d * rj
-                dRPre[k + j] = d * h[j] * rj * (1 - rj)
+                dRPre[k + j] = d * hPrevious[j] * rj * (1 - rj)
             }
         }
-        toZ.addBackward(x: xh, dOut: dZPre, dX: dXH, rows: m)
-        toR.addBackward(x: xh, dOut: dRPre, dX: dXH, rows: m)
+        toZ.inputGradient(dOut: dZPre, into: dXHRows, rows: m, accumulate: true)
+        toR.inputGradient(dOut: dRPre, into: dXHRows, rows: m, accumulate: true)
+    }
+
+    ///     dW_hbar += dhbar_preᵀ @ xrh,  dW_z += dz_preᵀ @ xh,  dW_r += dr_preᵀ @ xh   (and the biases)
+    @_specialize(where T == Float)
+    public static func weightGradients<T: Scalar>(
+        _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], scratch: [Tensor<T>], rows: Range<Int>
+    ) {
+        let (toZ, toR, toHbar) = (linears[0], linears[1], linears[2])
+        toHbar.addWeightGradient(x: cache[3], dOut: scratch[0], rows: rows)
+        toZ.addWeightGradient(x: xh, dOut: scratch[1], rows: rows)
+        toR.addWeightGradient(x: xh, dOut: scratch[2], rows: rows)
     }
 
     /// `v = ½ + ½ tanh(v / 2)`, in place.
+    @_specialize(where T == Float)
     static func sigmoid<T: Scalar>(_ v: UnsafeMutablePointer<T>, count: Int) {
         for i in 0..<count { v[i] = T(0.5) * v[i] }
         T.tanh(v, into: v, count: count)

@@ -1,13 +1,16 @@
 /// A recurrent cell of makemore's `RNN`: one time step for `m` words at once, `[x_t, h_{t-1}] -> h_t`.
 ///
-/// The model hands a cell, per step, the rows of the words still running: `xh (m, E + H)`, each
-/// row a character's embedding and the word's previous state side by side (makemore's
-/// `torch.cat([xt, hprev], dim=1)`), and takes back `h (m, H)`. What the forward keeps for the
-/// backward is in `cache` (tensors of `cacheWidths` columns, `m` rows each); the backward may use
-/// `scratch` (of `scratchWidths` columns) for its intermediate gradients.
+/// The model keeps its activations time-major, a step's words in rows `rows` of every tensor:
+/// `xh (·, E + H)`, each row a character's embedding and the word's previous state side by side
+/// (makemore's `torch.cat([xt, hprev], dim=1)`), and the states `h (·, H)`. What the forward
+/// keeps for the backward is in `cache` (tensors of `cacheWidths` columns); the backward works in
+/// `scratch` (of `scratchWidths` columns), where it leaves the gradients before each Linear.
 ///
-/// The backward *adds* into the Linear's `dWeight`, `dBias` (summed over every step, as backprop
-/// through time needs) and into `dXH`.
+/// Backpropagation through time needs each step's `dxh` before the step before it, but not the
+/// weight gradients: `backward` (one step, last first) writes the gradients before the Linears
+/// into `scratch` and adds `dxh`; `weightGradients`, once after every step, adds each Linear's
+/// `dW += dpreᵀ @ input`, `db += dpre.sum(0)` over all rows at once (one large product instead
+/// of one small one per step).
 public protocol RecurrentCell: Sendable {
     /// The model's name on the command line (`rnn`, `gru`).
     static var modelName: String { get }
@@ -19,15 +22,16 @@ public protocol RecurrentCell: Sendable {
     static func cacheWidths(embed: Int, hidden: Int) -> [Int]
     /// Columns of each tensor the backward works in per row.
     static func scratchWidths(embed: Int, hidden: Int) -> [Int]
-    /// `h (m, H) = cell(xh (m, E + H))`; writes `cache`.
-    static func forward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafeMutablePointer<T>], h: UnsafeMutablePointer<T>,
-        rows m: Int, embed: Int, hidden: Int)
-    /// Given `dH = dL/dh (m, H)`, adds the Linears' gradients and `dXH += dL/dxh (m, E + H)`.
+    /// `h[rows] = cell(xh[rows])`; writes `cache[rows]`.
+    static func forward<T: Scalar>(_ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, rows: Range<Int>)
+    /// Given `dH[rows] = dL/dh`, writes the gradients before the Linears into `scratch[rows]` and
+    /// adds `dXH[rows] += dL/dxh`.
     static func backward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafePointer<T>], h: UnsafePointer<T>,
-        dH: UnsafePointer<T>, dXH: UnsafeMutablePointer<T>, scratch: [UnsafeMutablePointer<T>], rows m: Int, embed: Int,
-        hidden: Int)
+        _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, dH: Tensor<T>, dXH: Tensor<T>,
+        scratch: [Tensor<T>], rows: Range<Int>)
+    /// Adds every Linear's weight and bias gradient over `rows` (all the steps' rows).
+    static func weightGradients<T: Scalar>(
+        _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], scratch: [Tensor<T>], rows: Range<Int>)
 }
 
 /// makemore's `RNNCell`, the Elman cell:
@@ -42,44 +46,52 @@ public enum RNNCell: RecurrentCell {
     }
     public static var linearNames: [String] { ["xh_to_h"] }
     public static func cacheWidths(embed: Int, hidden: Int) -> [Int] { [] }
-    /// `dpre (m, H)`: the gradient before the tanh.
+    /// `dpre (·, H)`: the gradient before the tanh.
     public static func scratchWidths(embed: Int, hidden: Int) -> [Int] { [hidden] }
 
     /// `h = tanh(xh @ Wᵀ + b)`.
-    public static func forward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafeMutablePointer<T>], h: UnsafeMutablePointer<T>,
-        rows m: Int, embed: Int, hidden: Int
-    ) {
-        linears[0].forward(xh, into: h, rows: m)
-        T.tanh(h, into: h, count: m * hidden)
+    @_specialize(where T == Float)
+    public static func forward<T: Scalar>(_ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, rows: Range<Int>) {
+        let n = h.columns, first = rows.lowerBound
+        linears[0].forward(xh.pointer + first * xh.columns, into: h.pointer + first * n, rows: rows.count)
+        T.tanh(h.pointer + first * n, into: h.pointer + first * n, count: rows.count * n)
     }
 
-    ///     dpre  = (1 - h²) · dh
-    ///     dW   += dpreᵀ @ xh,  db += dpre.sum(0),  dxh += dpre @ W
+    ///     dpre  = (1 - h²) · dh,   dxh += dpre @ W
+    @_specialize(where T == Float)
     public static func backward<T: Scalar>(
-        _ linears: [TorchLinear<T>], xh: UnsafePointer<T>, cache: [UnsafePointer<T>], h: UnsafePointer<T>,
-        dH: UnsafePointer<T>, dXH: UnsafeMutablePointer<T>, scratch: [UnsafeMutablePointer<T>], rows m: Int, embed: Int,
-        hidden: Int
+        _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], h: Tensor<T>, dH: Tensor<T>, dXH: Tensor<T>,
+        scratch: [Tensor<T>], rows: Range<Int>
     ) {
-        let dPre = scratch[0]
-        for i in 0..<m * hidden { dPre[i] = (1 - h[i] * h[i]) * dH[i] }
-        linears[0].addBackward(x: xh, dOut: dPre, dX: dXH, rows: m)
+        let n = h.columns, offset = rows.lowerBound * n
+        let hs = h.pointer + offset, dh = dH.pointer + offset, dPre = scratch[0].pointer + offset
+        for i in 0..<rows.count * n { dPre[i] = (1 - hs[i] * hs[i]) * dh[i] }
+        linears[0].inputGradient(dOut: dPre, into: dXH.pointer + rows.lowerBound * dXH.columns, rows: rows.count, accumulate: true)
+    }
+
+    ///     dW += dpreᵀ @ xh,  db += dpre.sum(0)
+    @_specialize(where T == Float)
+    public static func weightGradients<T: Scalar>(
+        _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], scratch: [Tensor<T>], rows: Range<Int>
+    ) {
+        linears[0].addWeightGradient(x: xh, dOut: scratch[0], rows: rows)
     }
 }
 
 extension TorchLinear {
-    /// `backward` on `n` raw rows, adding: `dW += dOutᵀ @ x`, `db += dOut.sum(0)`, `dx += dOut @ W`
-    /// (a recurrent cell's step, whose weight gradients sum over the steps).
-    func addBackward(x: UnsafePointer<T>, dOut: UnsafePointer<T>, dX: UnsafeMutablePointer<T>, rows n: Int) {
-        let o = outputCount, i = inputCount
-        Kernels.matmulTransposedA(dOut, x, into: dWeight.pointer, m: o, k: n, n: i, accumulate: true)
+    /// `dW += dOut[rows]ᵀ @ x[rows]`, `db += dOut[rows].sum(0)`: a recurrent cell's weight
+    /// gradients, summed over every step's rows at once.
+    @_specialize(where T == Float)
+    func addWeightGradient(x: Tensor<T>, dOut: Tensor<T>, rows: Range<Int>) {
+        let o = outputCount, i = inputCount, n = rows.count
+        let dOutRows = dOut.pointer + rows.lowerBound * o
+        Kernels.matmulTransposedA(dOutRows, x.pointer + rows.lowerBound * i, into: dWeight.pointer, m: o, k: n, n: i, accumulate: true)
         if let dBias {
             let db = dBias.pointer
             for r in 0..<n {
-                let row = dOut + r * o
+                let row = dOutRows + r * o
                 for j in 0..<o { db[j] += row[j] }
             }
         }
-        Kernels.matmul(dOut, weight.pointer, into: dX, m: n, k: o, n: i, accumulate: true)
     }
 }

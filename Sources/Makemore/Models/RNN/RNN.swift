@@ -58,17 +58,26 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
 
     // MARK: The plain path
 
-    /// The layer outputs of the last `forward`, time-major.
+    /// The layer outputs of the last `forward`, time-major (their first `steps.rows` rows).
     public private(set) var activations: RecurrentActivations<T>?
     /// The gradients of those outputs, from the last `backward`.
     public private(set) var dActivations: RecurrentActivations<T>?
 
     /// The forward up to the logits, `(batch.rows, vocab)` time-major (row `i` is the batch's
-    /// row `activations.steps.packedRow[i]`), in `activations`.
+    /// row `activations.steps.packedRow[i]`), in `activations`. The buffers are made once for
+    /// the most rows seen and reused: a training step allocates nothing.
+    @_specialize(where T == Float, Cell == RNNCell)
+    @_specialize(where T == Float, Cell == GRUCell)
     @discardableResult
     public func forwardLogits(_ batch: WordBatch) -> Tensor<T> {
         let e = config.embeddingSize, n = config.hiddenSize, w = e + n
-        let a = RecurrentActivations<T>(config: config, steps: TimeSteps(batch), targets: batch.targets)
+        if activations.map({ $0.capacity < batch.rows }) ?? true {
+            activations = RecurrentActivations(config: config, capacity: batch.rows, gradients: false)
+            dActivations = RecurrentActivations(config: config, capacity: batch.rows, gradients: true)
+        }
+        let a = activations!
+        a.steps.reorder(batch)
+        a.setTargets(batch)
         let s = a.steps
         for t in 0..<s.count {
             let rows = s.rows(ofStep: t)
@@ -79,40 +88,46 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
                 let previous = t == 0 ? p.start.pointer : a.h.pointer + (s.starts[t - 1] + k) * n
                 (xh + e).update(from: previous, count: n)
             }
-            let first = rows.lowerBound
-            Cell.forward(
-                cell, xh: a.xh.pointer + first * w, cache: a.cache.map { $0.pointer + first * $0.columns },
-                h: a.h.pointer + first * n, rows: rows.count, embed: e, hidden: n)
+            Cell.forward(cell, xh: a.xh, cache: a.cache, h: a.h, rows: rows)
         }
-        lmHead.forward(a.h, into: a.logits)
-        activations = a
-        return a.logits
+        lmHead.forward(a.h.pointer, into: a.logits.pointer, rows: batch.rows)
+        return a.logits.rows(0..<batch.rows)
     }
 
     /// The forward and the mean cross-entropy over every position of the batch.
+    @_specialize(where T == Float, Cell == RNNCell)
+    @_specialize(where T == Float, Cell == GRUCell)
     public func forward(_ batch: WordBatch) -> T {
-        let logits = forwardLogits(batch), a = activations!
-        return a.targets.withUnsafeBufferPointer {
-            CrossEntropy.forward(logits: logits, targets: $0.baseAddress!, probs: a.probs)
+        forwardLogits(batch)
+        let a = activations!, rows = batch.rows
+        a.targets.withUnsafeBufferPointer {
+            CrossEntropy.forward(logits: a.logits, targets: $0.baseAddress!, probs: a.probs, rows: 0..<rows, losses: a.losses.pointer)
         }
+        var total: T = 0
+        for i in 0..<rows { total += a.losses[i] }
+        return total / T(rows)
     }
 
     /// Backpropagation through time: the head on every state, then the steps last first, each
-    /// step's `dh` complete (from the head and from the next step) before its cell's backward.
+    /// step's `dh` complete (from the head and from the next step) before its cell's backward;
+    /// the cell's weight gradients once, over all the steps' rows.
+    @_specialize(where T == Float, Cell == RNNCell)
+    @_specialize(where T == Float, Cell == GRUCell)
     public func backward(_ batch: WordBatch) {
-        guard let a = activations else { preconditionFailure("backward before forward") }
-        let e = config.embeddingSize, n = config.hiddenSize, w = e + n, s = a.steps
-        let d = RecurrentActivations<T>(config: config, steps: s)  // zeros
+        guard let a = activations, let d = dActivations else { preconditionFailure("backward before forward") }
+        let e = config.embeddingSize, n = config.hiddenSize, w = e + n, s = a.steps, rows = batch.rows
+        d.xh.pointer.update(repeating: 0, count: rows * w)  // the backward adds into dxh and dh
+        d.h.pointer.update(repeating: 0, count: rows * n)
         parameters.gradients.base.update(repeating: 0, count: parameters.gradients.count)
-        a.targets.withUnsafeBufferPointer { CrossEntropy.backward(probs: a.probs, targets: $0.baseAddress!, dLogits: d.logits) }
-        lmHead.backward(x: a.h, dOut: d.logits, dX: d.h)
+        a.targets.withUnsafeBufferPointer {
+            CrossEntropy.backward(probs: a.probs, targets: $0.baseAddress!, dLogits: d.logits, rows: 0..<rows, count: rows)
+        }
+        lmHead.addWeightGradient(x: a.h, dOut: d.logits, rows: 0..<rows)
+        lmHead.inputGradient(dOut: d.logits.pointer, into: d.h.pointer, rows: rows, accumulate: true)
         for t in (0..<s.count).reversed() {
-            let rows = s.rows(ofStep: t), first = rows.lowerBound
-            Cell.backward(
-                cell, xh: a.xh.pointer + first * w, cache: a.cache.map { UnsafePointer($0.pointer + first * $0.columns) },
-                h: a.h.pointer + first * n, dH: d.h.pointer + first * n, dXH: d.xh.pointer + first * w,
-                scratch: d.scratch.map { $0.pointer + first * $0.columns }, rows: rows.count, embed: e, hidden: n)
-            for (k, i) in rows.enumerated() {
+            let stepRows = s.rows(ofStep: t)
+            Cell.backward(cell, xh: a.xh, cache: a.cache, h: a.h, dH: d.h, dXH: d.xh, scratch: d.scratch, rows: stepRows)
+            for (k, i) in stepRows.enumerated() {
                 // dxh = [dx, dh_{t-1}]: the embedding's row, and the previous state (or `start`)
                 let dxh = d.xh.pointer + i * w
                 let dRow = dp.wte.pointer + Int(batch.inputs[s.packedRow[i]]) * e
@@ -121,7 +136,7 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
                 for j in 0..<n { dPrevious[j] += dxh[e + j] }
             }
         }
-        dActivations = d
+        Cell.weightGradients(cell, xh: a.xh, cache: a.cache, scratch: d.scratch, rows: 0..<rows)
     }
 
     /// SGD: `p -= learningRate · dp` for every parameter.
@@ -159,29 +174,47 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
 /// `starts[t] ..< starts[t + 1]`, the `k`-th of them word `order[k]`'s position `t`.
 public struct TimeSteps: Sendable, Equatable {
     /// The batch's words, longest first.
-    public let order: [Int]
+    public private(set) var order: [Int] = []
     /// `[count + 1]`: where each step's rows start; the last is the batch's rows.
-    public let starts: [Int]
+    public private(set) var starts: [Int] = [0]
     /// `[rows]`: time-major row `i` is the batch's (word-major) row `packedRow[i]`.
-    public let packedRow: [Int]
+    public private(set) var packedRow: [Int] = []
 
     public init(_ batch: WordBatch) {
-        let lengths = (0..<batch.count).map { batch.positions(ofWord: $0).count }
-        order = (0..<batch.count).sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
-        var starts = [0], packedRow: [Int] = []
-        for t in 0..<(lengths.max() ?? 0) {
+        reorder(batch)
+    }
+
+    init() {}
+
+    /// The order of `batch`, in the arrays' storage (no allocation once they are large enough).
+    mutating func reorder(_ batch: WordBatch) {
+        func length(_ w: Int) -> Int { batch.starts[w + 1] - batch.starts[w] }
+        order.removeAll(keepingCapacity: true)
+        for w in 0..<batch.count {  // insertion sort: longest first, ties in batch order
+            var k = order.count
+            order.append(w)
+            while k > 0 && length(order[k - 1]) < length(w) {
+                order[k] = order[k - 1]
+                k -= 1
+            }
+            order[k] = w
+        }
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
+        packedRow.removeAll(keepingCapacity: true)
+        for t in 0..<(order.first.map(length) ?? 0) {
             for w in order {
-                guard lengths[w] > t else { break }
+                guard length(w) > t else { break }
                 packedRow.append(batch.starts[w] + t)
             }
             starts.append(packedRow.count)
         }
-        self.starts = starts
-        self.packedRow = packedRow
     }
 
     /// Steps: the longest word's positions.
     public var count: Int { starts.count - 1 }
+    /// Positions of all words.
+    public var rows: Int { packedRow.count }
     /// Step `t`'s rows.
     public func rows(ofStep t: Int) -> Range<Int> { starts[t]..<starts[t + 1] }
 }
@@ -215,38 +248,48 @@ public struct RecurrentParameters<T: Scalar> {
     }
 }
 
-/// Every layer output of the recurrent model for one batch, time-major (`steps`): the forward's
-/// values, or (as the model's `dActivations`) their gradients, which the backward adds into.
+/// Every layer output of the recurrent model for a batch of at most `capacity` positions,
+/// time-major (`steps`), its rows `0 ..< steps.rows` used: the forward's values, or (as the
+/// model's `dActivations`) their gradients.
 public final class RecurrentActivations<T: Scalar> {
+    /// Rows of every tensor here: the most positions a batch may have.
+    public let capacity: Int
     /// The batch's time-major order.
-    public let steps: TimeSteps
-    /// `(rows, E + H)`: each position's `[x_t, h_{t-1}]`.
+    public internal(set) var steps = TimeSteps()
+    /// `(capacity, E + H)`: each position's `[x_t, h_{t-1}]`.
     public let xh: Tensor<T>
-    /// What the cell keeps, `(rows, Cell.cacheWidths[i])` each (unused in gradients).
+    /// What the cell keeps, `(capacity, Cell.cacheWidths[i])` each (forward only).
     public let cache: [Tensor<T>]
-    /// Where the cell's backward works, `(rows, Cell.scratchWidths[i])` each (gradients only).
+    /// Where the cell's backward works, `(capacity, Cell.scratchWidths[i])` each (gradients only).
     let scratch: [Tensor<T>]
-    /// `(rows, H)`: the states `h_t`.
+    /// `(capacity, H)`: the states `h_t`.
     public let h: Tensor<T>
-    /// `(rows, vocab)`: `lm_head(h)`.
+    /// `(capacity, vocab)`: `lm_head(h)`.
     public let logits: Tensor<T>
-    /// `(rows, vocab)`: the softmax of the logits (forward only).
+    /// `(capacity, vocab)`: the softmax of the logits (forward only).
     let probs: Tensor<T>
-    /// `[rows]`: the targets in time-major order.
-    let targets: [Int32]
+    /// `[capacity]`: each position's loss (forward only).
+    let losses: Tensor<T>
+    /// The targets in time-major order.
+    private(set) var targets: [Int32] = []
 
-    /// Zeros for `steps`; the forward's (`targets`, the batch's, reordered) or the gradients' (`targets` nil).
-    init<Cell>(config: RecurrentConfig<Cell>, steps: TimeSteps, targets batchTargets: [Int32]? = nil) {
-        let e = config.embeddingSize, n = config.hiddenSize, rows = steps.packedRow.count
-        let forward = batchTargets != nil
-        self.steps = steps
-        xh = Tensor(shape: [rows, e + n])
-        cache = forward ? Cell.cacheWidths(embed: e, hidden: n).map { Tensor(shape: [rows, $0]) } : []
-        scratch = forward ? [] : Cell.scratchWidths(embed: e, hidden: n).map { Tensor(shape: [rows, $0]) }
-        h = Tensor(shape: [rows, n])
-        logits = Tensor(shape: [rows, config.vocabularySize])
-        probs = Tensor(shape: [rows, config.vocabularySize])
-        targets = batchTargets.map { t in steps.packedRow.map { t[$0] } } ?? []
+    init<Cell>(config: RecurrentConfig<Cell>, capacity: Int, gradients: Bool) {  // `steps` is set on the forward's only
+        let e = config.embeddingSize, n = config.hiddenSize, v = config.vocabularySize
+        self.capacity = capacity
+        xh = Tensor(shape: [capacity, e + n])
+        cache = gradients ? [] : Cell.cacheWidths(embed: e, hidden: n).map { Tensor(shape: [capacity, $0]) }
+        scratch = gradients ? Cell.scratchWidths(embed: e, hidden: n).map { Tensor(shape: [capacity, $0]) } : []
+        h = Tensor(shape: [capacity, n])
+        logits = Tensor(shape: [capacity, v])
+        probs = Tensor(shape: [gradients ? 0 : capacity, v])
+        losses = Tensor(shape: [gradients ? 0 : capacity])
+        targets.reserveCapacity(capacity)
+    }
+
+    /// The batch's targets in the order of `steps`.
+    func setTargets(_ batch: WordBatch) {
+        targets.removeAll(keepingCapacity: true)
+        for r in steps.packedRow { targets.append(batch.targets[r]) }
     }
 }
 

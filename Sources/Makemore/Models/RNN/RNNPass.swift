@@ -127,7 +127,7 @@ package struct RecurrentPass<T: Scalar, Cell: RecurrentCell>: GradientPass {
         let model = RecurrentModel<T, Cell>(config: config, parameters: parameters.copy())
         _ = model.forward(batch)
         model.backward(batch)
-        let d = model.dActivations!, s = d.steps
+        let d = model.dActivations!, s = model.activations!.steps
         let e = config.embeddingSize, n = config.hiddenSize, v = config.vocabularySize, w = e + n
         let logits = Tensor<T>(shape: [batch.rows, v]), emb = Tensor<T>(shape: [batch.rows, e])
         for i in 0..<batch.rows {
