@@ -70,10 +70,20 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
     @_specialize(where T == Float, Cell == GRUCell)
     @discardableResult
     public func forwardLogits(_ batch: WordBatch) -> Tensor<T> {
+        runForward(batch)
+        return activations!.logits.rows(0..<batch.rows)  // a view (its shape is an allocation: not in a training step)
+    }
+
+    /// `forwardLogits` without making the view of the logits.
+    @_specialize(where T == Float, Cell == RNNCell)
+    @_specialize(where T == Float, Cell == GRUCell)
+    private func runForward(_ batch: WordBatch) {
         let e = config.embeddingSize, n = config.hiddenSize, w = e + n
-        if activations.map({ $0.capacity < batch.rows }) ?? true {
-            activations = RecurrentActivations(config: config, capacity: batch.rows, gradients: false)
-            dActivations = RecurrentActivations(config: config, capacity: batch.rows, gradients: true)
+        if activations.map({ $0.capacity < batch.rows || $0.words < batch.count }) ?? true {
+            // room for every word at `blockSize` positions: no batch of as many words needs more
+            let capacity = Swift.max(batch.rows, batch.count * config.blockSize)
+            activations = RecurrentActivations(config: config, capacity: capacity, words: batch.count, gradients: false)
+            dActivations = RecurrentActivations(config: config, capacity: capacity, words: batch.count, gradients: true)
         }
         let a = activations!
         a.steps.reorder(batch)
@@ -91,14 +101,13 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
             Cell.forward(cell, xh: a.xh, cache: a.cache, h: a.h, rows: rows)
         }
         lmHead.forward(a.h.pointer, into: a.logits.pointer, rows: batch.rows)
-        return a.logits.rows(0..<batch.rows)
     }
 
     /// The forward and the mean cross-entropy over every position of the batch.
     @_specialize(where T == Float, Cell == RNNCell)
     @_specialize(where T == Float, Cell == GRUCell)
     public func forward(_ batch: WordBatch) -> T {
-        forwardLogits(batch)
+        runForward(batch)
         let a = activations!, rows = batch.rows
         a.targets.withUnsafeBufferPointer {
             CrossEntropy.forward(logits: a.logits, targets: $0.baseAddress!, probs: a.probs, rows: 0..<rows, losses: a.losses.pointer)
@@ -184,7 +193,12 @@ public struct TimeSteps: Sendable, Equatable {
         reorder(batch)
     }
 
-    init() {}
+    /// Empty, with room for batches of `words` words and `capacity` positions.
+    init(capacity: Int, words: Int, blockSize: Int) {
+        order.reserveCapacity(words)
+        starts.reserveCapacity(blockSize + 1)
+        packedRow.reserveCapacity(capacity)
+    }
 
     /// The order of `batch`, in the arrays' storage (no allocation once they are large enough).
     mutating func reorder(_ batch: WordBatch) {
@@ -254,8 +268,10 @@ public struct RecurrentParameters<T: Scalar> {
 public final class RecurrentActivations<T: Scalar> {
     /// Rows of every tensor here: the most positions a batch may have.
     public let capacity: Int
+    /// The most words a batch may have without the order's arrays growing.
+    public let words: Int
     /// The batch's time-major order.
-    public internal(set) var steps = TimeSteps()
+    public internal(set) var steps: TimeSteps
     /// `(capacity, E + H)`: each position's `[x_t, h_{t-1}]`.
     public let xh: Tensor<T>
     /// What the cell keeps, `(capacity, Cell.cacheWidths[i])` each (forward only).
@@ -273,9 +289,11 @@ public final class RecurrentActivations<T: Scalar> {
     /// The targets in time-major order.
     private(set) var targets: [Int32] = []
 
-    init<Cell>(config: RecurrentConfig<Cell>, capacity: Int, gradients: Bool) {  // `steps` is set on the forward's only
+    init<Cell>(config: RecurrentConfig<Cell>, capacity: Int, words: Int, gradients: Bool) {  // `steps` is set on the forward's only
         let e = config.embeddingSize, n = config.hiddenSize, v = config.vocabularySize
         self.capacity = capacity
+        self.words = words
+        steps = TimeSteps(capacity: capacity, words: words, blockSize: config.blockSize)
         xh = Tensor(shape: [capacity, e + n])
         cache = gradients ? [] : Cell.cacheWidths(embed: e, hidden: n).map { Tensor(shape: [capacity, $0]) }
         scratch = gradients ? Cell.scratchWidths(embed: e, hidden: n).map { Tensor(shape: [capacity, $0]) } : []
