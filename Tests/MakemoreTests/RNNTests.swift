@@ -7,8 +7,8 @@ import Testing
 /// forward, in Double, at small odd sizes (loss `Σ h ⊙ R`), the time-major order, and the whole
 /// models against the gradient check with words of no characters and of the most the block allows.
 @Suite struct RNNTests {
-    /// One step of `Cell` on `m` rows: `h = cell(xh)`, the backward of `Σ h ⊙ R` against finite
-    /// differences of `xh` and of every Linear.
+    /// One step of `Cell` on `m` rows: `h = cell(xh)`, the backward of `Σ h ⊙ R` (and the
+    /// weight gradients) against finite differences of `xh` and of every Linear.
     func checkCell<Cell: RecurrentCell>(_: Cell.Type, rows m: Int, embed e: Int, hidden n: Int) {
         var g = SeededGenerator(seed: UInt64(100 * m + 10 * e + n))
         let linears = Cell.linearNames.map { _ in
@@ -22,14 +22,13 @@ import Testing
         let scratch = Cell.scratchWidths(embed: e, hidden: n).map { Tensor<Double>(shape: [m, $0]) }
         let h = Tensor<Double>(shape: [m, n])
         func loss() -> Double {
-            Cell.forward(linears, xh: xh.pointer, cache: cache.map(\.pointer), h: h.pointer, rows: m, embed: e, hidden: n)
+            Cell.forward(linears, xh: xh, cache: cache, h: h, rows: 0..<m)
             return dot(h, r)
         }
         _ = loss()
         let dXH = Tensor<Double>(shape: [m, e + n])
-        Cell.backward(
-            linears, xh: xh.pointer, cache: cache.map { UnsafePointer($0.pointer) }, h: h.pointer, dH: r.pointer,
-            dXH: dXH.pointer, scratch: scratch.map(\.pointer), rows: m, embed: e, hidden: n)
+        Cell.backward(linears, xh: xh, cache: cache, h: h, dH: r, dXH: dXH, scratch: scratch, rows: 0..<m)
+        Cell.weightGradients(linears, xh: xh, cache: cache, scratch: scratch, rows: 0..<m)
         expectClose(dXH, numericalGradient(of: xh, loss), tolerance: 1e-7, "dxh")
         for (name, linear) in zip(Cell.linearNames, linears) {
             expectClose(linear.dWeight, numericalGradient(of: linear.weight, loss), tolerance: 1e-7, "d\(name).weight")
@@ -112,5 +111,23 @@ import Testing
         let logits = model.logits(after: [1, 2]).array
         let alone = model.forwardLogits(WordBatch(words: [[1, 2]], blockSize: 4))
         #expect(logits == alone.rows(2..<3).array)
+    }
+
+    /// The buffers are made once and reused: a batch after a larger one gives the loss and the
+    /// gradients, bit for bit, of a model that has seen only it.
+    @Test func reusedBuffersGiveTheResultsOfFreshOnes() {
+        let config = RecurrentConfig<GRUCell>(vocabularySize: 5, embeddingSize: 3, hiddenSize: 7, blockSize: 6)
+        var g = SeededGenerator(seed: 4)
+        let parameters = GRU<Float>.initialParameters(config, generator: &g)
+        let used = GRU<Float>(config: config, parameters: parameters.copy())
+        let fresh = GRU<Float>(config: config, parameters: parameters.copy())
+        _ = used.forward(WordBatch(words: Self.words + Self.words, blockSize: 6))
+        used.backward(WordBatch(words: Self.words + Self.words, blockSize: 6))
+        let batch = WordBatch(words: [[2, 2], [1]], blockSize: 6)
+        #expect(used.forward(batch) == fresh.forward(batch))
+        used.backward(batch)
+        fresh.backward(batch)
+        let a = used.parameters.gradients, b = fresh.parameters.gradients
+        #expect((0..<a.count).allSatisfy { a.base[$0] == b.base[$0] })
     }
 }
