@@ -1,7 +1,7 @@
 """Run `makemore bench` and `bench/torch_baseline.py` side by side and print medians and ratios.
 
-The transformer runs with AdamW as makemore trains it (PyTorch: makemore's padded batches;
-ours: the words' own positions); its GFLOP/s counts the positions we compute.
+The transformer, rnn and gru run with AdamW as makemore trains them (PyTorch: makemore's padded
+batches; ours: the words' own positions); their GFLOP/s count the positions we compute.
 
 For each configuration the implementations (ours; PyTorch eager with autograd; for the MLP,
 PyTorch eager with the lecture's manual backward; with `--baseline`, another makemore binary,
@@ -52,8 +52,8 @@ class Config:
 
     @property
     def optimizer_args(self) -> list[str]:
-        """makemore trains the transformer with AdamW (lr 5e-4), as torch_baseline.py does."""
-        return ["--optimizer", "adamw"] if self.model == "transformer" else []
+        """makemore trains the transformer, rnn and gru with AdamW (lr 5e-4), as torch_baseline.py does."""
+        return ["--optimizer", "adamw"] if self.model in ("transformer", "rnn", "gru") else []
 
     @property
     def variants(self) -> list[str]:
@@ -73,6 +73,9 @@ CONFIGS = [
     # makemore's default model: batches of 32 words (block 16: the longest name + 1), AdamW.
     Config("transformer", 64, 256, 16, 4, 32, 1, 1_500, 200, model="transformer", heads=4),
     Config("transformer", 64, 256, 16, 4, 32, 2, 2_000, 200, model="transformer", heads=4),
+    # makemore's RNN and GRU (n_embd 64, n_embd2 64), batches of 32 words, AdamW.
+    Config("rnn", 64, 64, 16, None, 32, 1, 4_000, 500, model="rnn"),
+    Config("gru", 64, 64, 16, None, 32, 1, 2_000, 250, model="gru"),
 ]
 
 
@@ -107,7 +110,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--makemore", required=True, help="path of the release makemore binary")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each implementation (default 5)")
-    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer",
+    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer,rnn,gru",
                         help="comma-separated configuration names")
     parser.add_argument("--baseline", help="another makemore binary (the version before a change) to run alongside")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (with --baseline: before / after only)")

@@ -15,6 +15,9 @@ steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
            `zero_grad(set_to_none=True)` and `torch.optim.AdamW(lr 5e-4, betas (0.9, 0.99),
            eps 1e-8, weight_decay 0.01)`; batches of `--batch` words drawn with torch.randint
            (makemore's DataLoader is left out, which only helps PyTorch).
+  rnn, gru karpathy/makemore's RNN with its RNNCell or GRUCell (embed 64 = n_embd, hidden 64 =
+           n_embd2 by default), run as the transformer: padded words, every step for every
+           word, autograd and AdamW.
 
 Two variants:
 
@@ -57,6 +60,8 @@ DEFAULTS = {  # per model, for the options not given
     "mlp": {"embed": 10, "hidden": 64, "block": 3, "layers": 1, "momentum": 0.001},
     "wavenet": {"embed": 24, "hidden": 128, "block": 8, "momentum": 0.1},
     "transformer": {"embed": 64, "layers": 4, "heads": 4, "momentum": 0.0},  # block: the longest word + 1
+    "rnn": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},  # makemore's n_embd, n_embd2
+    "gru": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
 }
 TRANSFORMER_LEARNING_RATE = 5e-4
 
@@ -94,6 +99,13 @@ def transformer_flops(cfg: mm.Config, batch: int) -> float:
     return 3 * 2 * m * (L * 12 * C * C + C * cfg.vocab_size) + L * 3 * 2 * 2 * batch * T * T * C
 
 
+def rnn_flops(cfg: mm.Config, batch: int) -> float:
+    """As makemore computes: every word `block` steps. 2·m·k·n for the forward, dx and dW of each
+    of the cell's Linears ((E + H) -> H; 1 for the rnn, 3 for the gru) and of lm_head."""
+    m, E, H = batch * cfg.block, cfg.embed, cfg.hidden
+    return 3 * 2 * m * ((1 if cfg.model == "rnn" else 3) * (E + H) * H + H * cfg.vocab_size)
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident memory: VmHWM from /proc/self/status on Linux (ru_maxrss would
     include a parent's peak, since it survives fork and exec), else ru_maxrss."""
@@ -129,9 +141,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.model == "wavenet" and args.layers is not None:
         parser.error("--layers is for the mlp: the wavenet has log2(--block) levels")
+    if args.model in mm.WORD_MODELS and args.variant != "autograd":
+        parser.error(f"the {args.model} has the autograd variant only")
     if args.model == "transformer":
-        if args.variant != "autograd":
-            parser.error("the transformer has the autograd variant only")
         args.hidden = None
     for name, value in DEFAULTS[args.model].items():
         if getattr(args, name) is None:
@@ -143,7 +155,7 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--block must be a power of two, at least 2, for the wavenet, got {args.block}")
     if args.model == "transformer" and args.embed % args.heads:
         parser.error(f"--embed {args.embed} is not a multiple of --heads {args.heads}")
-    if args.batch < 2 and args.model != "transformer":
+    if args.batch < 2 and args.model not in mm.WORD_MODELS:
         parser.error("--batch must be at least 2 (batch norm divides by n-1)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
@@ -180,8 +192,10 @@ def transformer_main(args: argparse.Namespace) -> dict:
     args.block = block
     cfg = mm.Config(model="transformer", vocab=vocab, embed=args.embed, hidden=4 * args.embed, block=block,
                     layers=args.layers, heads=args.heads)
+    if args.model in mm.RNNS:
+        cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=args.hidden, block=block, layers=1)
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg)
+    model = mm.Transformer(cfg) if args.model == "transformer" else mm.RNN(cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=TRANSFORMER_LEARNING_RATE, weight_decay=0.01,
                                   betas=(0.9, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(args.seed)
@@ -203,28 +217,29 @@ def transformer_main(args: argparse.Namespace) -> dict:
     assert loss is not None
     steps_per_s = args.steps / seconds
     return {"seconds": seconds, "steps_per_s": steps_per_s, "final_loss": loss.item(), "layers": args.layers,
-            "heads": args.heads, "gflops": transformer_flops(cfg, args.batch) * steps_per_s / 1e9}
+            "heads": args.heads,
+            "gflops": (transformer_flops if args.model == "transformer" else rnn_flops)(cfg, args.batch) * steps_per_s / 1e9}
 
 
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model == "transformer":
+    if args.model in mm.WORD_MODELS:  # makemore's modules on padded words, AdamW
         try:
             timed = transformer_main(args)
         except mm.InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         result = {
-            "variant": args.variant, "embed": args.embed, "hidden": None, "block": args.block, "batch": args.batch,
+            "variant": args.variant, "embed": args.embed, "hidden": args.hidden, "block": args.block, "batch": args.batch,
             "threads": args.threads, "steps": args.steps, "ms_per_step": 1000 * timed["seconds"] / args.steps,
             "peak_rss_mb": peak_rss_mb(), "model": args.model, "optimizer": "adamw", **timed,
         }
         if args.json:
             print(json.dumps(result))
         else:
-            print(f"torch {torch.__version__} eager CPU: model transformer, embed {args.embed}, layers {args.layers}, "
-                  f"heads {args.heads}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
+            shape = f"layers {args.layers}, heads {args.heads}" if args.model == "transformer" else f"hidden {args.hidden}"
+            print(f"torch {torch.__version__} eager CPU: model {args.model}, embed {args.embed}, {shape}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
             print(f"steps/s    {result['steps_per_s']:.1f}")
             print(f"ms/step    {result['ms_per_step']:.4f}")
             print(f"GFLOP/s    {result['gflops']:.2f} (matmuls, every word counted as {args.block} positions)")
