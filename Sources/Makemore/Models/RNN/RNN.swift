@@ -189,6 +189,7 @@ public struct TimeSteps: Sendable, Equatable {
     /// `[rows]`: time-major row `i` is the batch's (word-major) row `packedRow[i]`.
     public private(set) var packedRow: [Int] = []
 
+    /// The order of `batch`.
     public init(_ batch: WordBatch) {
         reorder(batch)
     }
@@ -238,7 +239,9 @@ public struct TimeSteps: Sendable, Equatable {
 public struct RecurrentParameters<T: Scalar> {
     /// A Linear's `(out, in)` weight and `[out]` bias.
     public struct Affine {
+        /// `(out, in)`, PyTorch's layout: `y = x Wᵀ + b`.
         public let weight: Tensor<T>
+        /// `[out]`.
         public let bias: Tensor<T>
     }
 
