@@ -74,7 +74,7 @@ CONFIGS = [
     Config("transformer", 64, 256, 16, 4, 32, 1, 1_500, 200, model="transformer", heads=4),
     Config("transformer", 64, 256, 16, 4, 32, 2, 2_000, 200, model="transformer", heads=4),
     # makemore's Bigram (a (27, 27) table; embed and hidden unused) and BoW (n_embd 64, n_embd2 64), AdamW.
-    Config("bigram", 27, 27, 16, None, 32, 1, 200_000, 3_000, model="bigram"),
+    Config("bigram", 27, 27, 16, None, 32, 1, 50_000, 3_000, model="bigram"),
     Config("bow", 64, 64, 16, None, 32, 1, 20_000, 2_000, model="bow"),
 ]
 

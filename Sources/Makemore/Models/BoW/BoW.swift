@@ -111,11 +111,15 @@ public final class BoW<T: Scalar> {
     // MARK: The fast path
 
     private var fastSteps: BoWFastStep<T>?
+    /// Words and positions of every batch trained on by the fast path (for `matmulFlops`).
+    private var trained = (words: 0, positions: 0)
 
     /// The fast step for `batch`: buffers for its words at most `blockSize` positions each, made
     /// again only when the batch has more words.
     func fastStep(for batch: WordBatch) -> BoWFastStep<T> {
         precondition(batch.blockSize == config.blockSize, "the batch's block size \(batch.blockSize) is not the model's \(config.blockSize)")
+        trained.words += batch.count
+        trained.positions += batch.rows
         if let step = fastSteps, step.capacityRows >= batch.rows { return step }
         let step = BoWFastStep(model: self, rows: Swift.max(batch.rows, batch.count * config.blockSize))
         fastSteps = step
@@ -219,10 +223,11 @@ extension BoW: LanguageModel where T == Float {
     }
 
     /// Three products (forward, `dx`, `dW`) of `c_fc`, `c_proj` and `lm_head` per position, at
-    /// `blockSize` positions per word (an upper bound: words are shorter).
+    /// the mean positions per word of the batches trained on so far (`blockSize` before any).
     public func matmulFlops(batchSize: Int) -> Double {
         let c = Double(config.embeddingSize), h = Double(config.hiddenSize), v = Double(config.vocabularySize)
-        let m = Double(batchSize) * Double(config.blockSize)
+        let positions = trained.words == 0 ? Double(config.blockSize) : Double(trained.positions) / Double(trained.words)
+        let m = Double(batchSize) * positions
         return 3 * 2 * m * (2 * c * h + c * v)
     }
 
