@@ -15,6 +15,8 @@ steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
            `zero_grad(set_to_none=True)` and `torch.optim.AdamW(lr 5e-4, betas (0.9, 0.99),
            eps 1e-8, weight_decay 0.01)`; batches of `--batch` words drawn with torch.randint
            (makemore's DataLoader is left out, which only helps PyTorch).
+  bigram, bow  karpathy/makemore's Bigram and BoW (n_embd 64, n_embd2 64 = --embed, --hidden)
+           run the same way as the transformer.
 
 Two variants:
 
@@ -57,6 +59,8 @@ DEFAULTS = {  # per model, for the options not given
     "mlp": {"embed": 10, "hidden": 64, "block": 3, "layers": 1, "momentum": 0.001},
     "wavenet": {"embed": 24, "hidden": 128, "block": 8, "momentum": 0.1},
     "transformer": {"embed": 64, "layers": 4, "heads": 4, "momentum": 0.0},  # block: the longest word + 1
+    "bigram": {"layers": 1, "momentum": 0.0},  # embed and hidden: the vocabulary's size
+    "bow": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
 }
 TRANSFORMER_LEARNING_RATE = 5e-4
 
@@ -94,6 +98,16 @@ def transformer_flops(cfg: mm.Config, batch: int) -> float:
     return 3 * 2 * m * (L * 12 * C * C + C * cfg.vocab_size) + L * 3 * 2 * 2 * batch * T * T * C
 
 
+def word_model_flops(cfg: mm.Config, batch: int) -> float:
+    """`transformer_flops`; for the bow the three products of c_fc, c_proj and lm_head at every
+    one of `block` positions per word; none for the bigram (a lookup)."""
+    if cfg.model == "transformer":
+        return transformer_flops(cfg, batch)
+    if cfg.model == "bow":
+        return 3 * 2 * batch * cfg.block * (2 * cfg.embed * cfg.hidden + cfg.embed * cfg.vocab_size)
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident memory: VmHWM from /proc/self/status on Linux (ru_maxrss would
     include a parent's peak, since it survives fork and exec), else ru_maxrss."""
@@ -129,9 +143,10 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.model == "wavenet" and args.layers is not None:
         parser.error("--layers is for the mlp: the wavenet has log2(--block) levels")
-    if args.model == "transformer":
+    if args.model in mm.WORD_MODELS:
         if args.variant != "autograd":
-            parser.error("the transformer has the autograd variant only")
+            parser.error(f"the {args.model} has the autograd variant only")
+    if args.model == "transformer":
         args.hidden = None
     for name, value in DEFAULTS[args.model].items():
         if getattr(args, name) is None:
@@ -143,7 +158,7 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--block must be a power of two, at least 2, for the wavenet, got {args.block}")
     if args.model == "transformer" and args.embed % args.heads:
         parser.error(f"--embed {args.embed} is not a multiple of --heads {args.heads}")
-    if args.batch < 2 and args.model != "transformer":
+    if args.batch < 2 and args.model not in mm.WORD_MODELS:
         parser.error("--batch must be at least 2 (batch norm divides by n-1)")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
@@ -178,10 +193,13 @@ def transformer_main(args: argparse.Namespace) -> dict:
     """Times makemore's Transformer training steps; returns the result fields."""
     X, Y, vocab, block = word_split(args.data, args.block)
     args.block = block
-    cfg = mm.Config(model="transformer", vocab=vocab, embed=args.embed, hidden=4 * args.embed, block=block,
+    if args.model == "bigram":
+        args.embed = args.hidden = len(vocab)
+    hidden = 4 * args.embed if args.model == "transformer" else args.hidden
+    cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=hidden, block=block,
                     layers=args.layers, heads=args.heads)
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg)
+    model = mm.WORD_MODULES[args.model](cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=TRANSFORMER_LEARNING_RATE, weight_decay=0.01,
                                   betas=(0.9, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(args.seed)
@@ -203,28 +221,28 @@ def transformer_main(args: argparse.Namespace) -> dict:
     assert loss is not None
     steps_per_s = args.steps / seconds
     return {"seconds": seconds, "steps_per_s": steps_per_s, "final_loss": loss.item(), "layers": args.layers,
-            "heads": args.heads, "gflops": transformer_flops(cfg, args.batch) * steps_per_s / 1e9}
+            "heads": args.heads, "gflops": word_model_flops(cfg, args.batch) * steps_per_s / 1e9}
 
 
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model == "transformer":
+    if args.model in mm.WORD_MODELS:
         try:
             timed = transformer_main(args)
         except mm.InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         result = {
-            "variant": args.variant, "embed": args.embed, "hidden": None, "block": args.block, "batch": args.batch,
+            "variant": args.variant, "embed": args.embed, "hidden": args.hidden, "block": args.block, "batch": args.batch,
             "threads": args.threads, "steps": args.steps, "ms_per_step": 1000 * timed["seconds"] / args.steps,
             "peak_rss_mb": peak_rss_mb(), "model": args.model, "optimizer": "adamw", **timed,
         }
         if args.json:
             print(json.dumps(result))
         else:
-            print(f"torch {torch.__version__} eager CPU: model transformer, embed {args.embed}, layers {args.layers}, "
-                  f"heads {args.heads}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
+            print(f"torch {torch.__version__} eager CPU: model {args.model}, embed {args.embed}, layers {args.layers}, "
+                  f"heads {args.heads}, hidden {args.hidden}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
             print(f"steps/s    {result['steps_per_s']:.1f}")
             print(f"ms/step    {result['ms_per_step']:.4f}")
             print(f"GFLOP/s    {result['gflops']:.2f} (matmuls, every word counted as {args.block} positions)")

@@ -14,6 +14,8 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
            after training, batch norm calibrated on the whole training split (as the Swift
            trainer does) before evaluating.
 
+  bigram, bow  the same loop and optimizer for makemore's `Bigram` (a zero (vocab, vocab) table)
+           and `BoW` (n_embd 64, n_embd2 64), `--steps` 25,000 and 100,000 by default.
   transformer  karpathy/makemore's own recipe for its default model: makemore's `Transformer`
            (n_layer 4, n_head 4, n_embd 64, block the longest word + 1: 204,544 parameters on
            the names) with PyTorch's default initial values, torch.optim.AdamW(lr 5e-4, betas
@@ -67,9 +69,9 @@ RECIPES = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(RECIPES) + ["transformer"], required=True)
+    parser.add_argument("--model", choices=sorted(RECIPES) + list(WORD_SIZES), required=True)
     parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed before initialising (default 42)")
-    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000)")
+    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000; bigram 25,000; bow 100,000)")
     parser.add_argument("--eval-every", type=int, default=500, help="transformer: the val loss every this many steps")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--log-every", type=int, default=10_000, help="print the minibatch loss every this many steps")
@@ -80,7 +82,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = 10_000 if args.model == "transformer" else 200_000
+        args.steps = {"transformer": 10_000, "bigram": 25_000, "bow": 100_000}.get(args.model, 200_000)
     if args.steps < 0:
         parser.error("--steps must be 0 or more")
     if args.threads < 1 or args.log_every < 1:
@@ -102,15 +104,22 @@ def train(cfg: mm.Config, recipe: Recipe, p: mm.Tensors, Xtr: torch.Tensor, Ytr:
         t.requires_grad_(False)
 
 
+# makemore's default sizes of the models that read whole words (None: the vocabulary's size).
+WORD_SIZES = {"transformer": dict(embed=64, hidden=256, layers=4, heads=4),
+              "bigram": dict(embed=None, hidden=None, layers=1), "bow": dict(embed=64, hidden=64, layers=1)}
+
+
 def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
-    """makemore's training loop for its Transformer (AdamW, constant lr), the val curve as it goes."""
+    """makemore's training loop for its Transformer, Bigram or BoW (AdamW, constant lr), the val
+    curve as it goes."""
     vocab = mm.vocabulary(words)
     block = max(map(len, words)) + 1
-    cfg = mm.Config(model="transformer", vocab=vocab, embed=64, hidden=256, block=block, layers=4, heads=4)
+    sizes = {k: len(vocab) if v is None else v for k, v in WORD_SIZES[args.model].items()}
+    cfg = mm.Config(model=args.model, vocab=vocab, block=block, **sizes)
     data = mm.word_datasets(words, vocab, block)
     Xtr, Ytr = data["train"]
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg)
+    model = mm.WORD_MODULES[args.model](cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
     curve: list[tuple[int, float]] = []
     seconds = 0.0
@@ -129,15 +138,15 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
                   file=sys.stderr, flush=True)
     losses = {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
     best_step, best_val = min(curve, key=lambda c: c[1]) if curve else (0, float("nan"))
-    result = {"model": "transformer", "seed": args.seed, "steps": args.steps,
+    result = {"model": args.model, "seed": args.seed, "steps": args.steps,
               "parameters": sum(p.numel() for p in model.parameters()), "threads": args.threads, "seconds": seconds,
               "steps_per_s": args.steps / seconds if seconds > 0 else None, **losses,
               "best_val": best_val, "best_step": best_step, "curve": curve}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's Transformer, embed 64, "
-              f"4 layers, 4 heads, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
+        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's {args.model}, "
+              f"{sizes}, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
               f"AdamW lr 5e-4 constant, weight decay 0.01, batch {BATCH}")
         rate = f" ({result['steps_per_s']:.0f} steps/s)" if result["steps_per_s"] else ""
         print(f"{args.steps:,} steps in {seconds:.1f} s{rate}")
@@ -150,7 +159,7 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model == "transformer":
+    if args.model in WORD_SIZES:
         try:
             words = mm.read_words(args.data)
         except mm.InputError as error:

@@ -90,7 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         meta, tensors = mm.load_safetensors(args.file)
-        transformer = mm.model_name(meta) == "transformer"
+        transformer = mm.model_name(meta) in mm.WORD_MODELS  # makemore's modules on whole words
         cfg = mm.read_config(meta, require=("batch",) if transformer else ("momentum", "batch"))  # no batch norm
         shapes = mm.parameter_shapes(cfg)
         steps = int(meta["steps"])
@@ -139,7 +139,7 @@ def main() -> int:
 
     # 2. Autograd and torch.optim from the same initial values on the same batches.
     if transformer:  # makemore's own module, its state_dict loaded from the file
-        model = mm.transformer_model(cfg, tensors)
+        model = mm.word_model(cfg, tensors)
         p2 = dict(model.named_parameters())
         leaves = [p2[name] for name in trainable]
     else:

@@ -72,6 +72,21 @@ def transformer_losses(path: str, cfg: Config, words: list[str]) -> dict[str, fl
     return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
 
 
+def word_model_losses(path: str, cfg: Config, words: list[str]) -> dict[str, float]:
+    """The split losses of makemore's `Bigram` or `BoW` with the checkpoint's whole state_dict
+    loaded into it: every tensor but the optimizer's, strict=False, and nothing missing but the
+    bag of words' causal-mask buffer (`context_block.cbow.bias`, which the file does not store)."""
+    _, tensors = mm.load_safetensors(path)
+    state = {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
+    model = mm.WORD_MODULES[cfg.model](cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [n for n in missing if n != "context_block.cbow.bias"]
+    if bad or unexpected:
+        raise InputError(f"{path}: state_dict keys missing {bad}, unexpected {unexpected}")
+    data = mm.word_datasets(words, cfg.vocab, cfg.block)
+    return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="model.safetensors written by `makemore train`")
@@ -88,7 +103,13 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    if cfg.model == "transformer":
+    if cfg.model in ("bigram", "bow"):
+        try:
+            losses = word_model_losses(args.checkpoint, cfg, words)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    elif cfg.model == "transformer":
         try:
             losses = transformer_losses(args.checkpoint, cfg, words)
         except InputError as error:

@@ -22,6 +22,10 @@ The metadata key `model` says which model (`mlp` when absent):
            and the attention half (each layer's output, then its parameters); then emb, wpe,
            wte. Layer outputs are compared at the positions the Swift side computes (each
            word's, gathered from the padded tensors in row-major order).
+  bigram   makemore's Bigram (makemore_reference.Bigram), read as the transformer: rows
+           row_logits (the batch's lookups) and logits (the table).
+  bow      makemore's BoW (makemore_reference.BoW), read as the transformer: rows logits,
+           lm_head, out, mlp.out, c_proj, mlp.tanh, mlp.fc, c_fc, mid, cbow, emb, wpe, wte.
 
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
 missing, if a shape differs, if the metadata disagrees with the tensors, or if its `model` is
@@ -81,6 +85,12 @@ def gradient_rows(cfg: Config) -> list[str]:
                      f"{k}.attn.y", f"{k}.attn.qkv", f"{h}.attn.c_attn.weight", f"{h}.attn.c_attn.bias", f"{k}.ln_1",
                      f"{h}.ln_1.weight", f"{h}.ln_1.bias"]
         return rows + ["emb", "transformer.wpe.weight", "transformer.wte.weight"]
+    if cfg.model == "bigram":
+        return ["row_logits", "logits"]
+    if cfg.model == "bow":
+        return ["logits", "lm_head.weight", "lm_head.bias", "out", "mlp.out", "context_block.mlp.c_proj.weight",
+                "context_block.mlp.c_proj.bias", "mlp.tanh", "mlp.fc", "context_block.mlp.c_fc.weight",
+                "context_block.mlp.c_fc.bias", "mid", "cbow", "emb", "wpe.weight", "wte.weight"]
     if cfg.model == "wavenet":
         rows = ["logits", f"W{L + 1}", f"b{L + 1}"]
         for i in range(L, 0, -1):
@@ -100,7 +110,7 @@ def gradient_rows(cfg: Config) -> list[str]:
 
 def fused_rows(cfg: Config) -> list[str]:
     """Rows of the fused backward forms (the mlp's only)."""
-    if cfg.model in ("wavenet", "transformer"):
+    if cfg.model == "wavenet" or cfg.model in mm.WORD_MODELS:
         return []
     return ["logits"] + [f"hprebn{i}" for i in range(cfg.layers, 0, -1)]
 
@@ -111,7 +121,7 @@ def fused_rows(cfg: Config) -> list[str]:
 
 def load(path: str) -> tuple[Config, dict[str, torch.Tensor]]:
     meta, tensors = mm.load_safetensors(path)
-    momentum = () if mm.model_name(meta) == "transformer" else ("momentum",)  # no batch norm
+    momentum = () if mm.model_name(meta) in mm.WORD_MODELS else ("momentum",)  # no batch norm
     return mm.read_config(meta, require=momentum + ("batch", "seed")), tensors
 
 
@@ -120,7 +130,7 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
     expected = {name: (shape, torch.float32) for name, shape in mm.parameter_shapes(cfg).items()}
     expected["Xb"] = ([cfg.batch, cfg.block], torch.int64)
     expected["Yb"] = ([cfg.batch], torch.int64)
-    if cfg.model == "transformer":
+    if cfg.model in mm.WORD_MODELS:
         expected["Yb"] = ([cfg.batch, cfg.block], torch.int64)
     expected["loss"] = ([1], torch.float32)
     required = list(expected)
@@ -133,7 +143,7 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
         raise InputError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
 
     errors = []
-    table = "transformer.wte.weight" if cfg.model == "transformer" else "C"
+    table = {"transformer": "transformer.wte.weight", "bigram": "logits", "bow": "wte.weight"}.get(cfg.model, "C")
     if cfg.vocab_size != tensors[table].shape[0]:
         errors.append(f"metadata vocab has {cfg.vocab_size} characters but {table} has {tensors[table].shape[0]} rows")
     errors += mm.shape_problems(tensors, expected)
@@ -147,7 +157,7 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
             errors.append(f"{name} is {tensors[name].dtype}, expected torch.float64")
     for name in ("Xb", "Yb"):
         t = tensors[name]
-        lowest = -1 if name == "Yb" and cfg.model == "transformer" else 0  # -1: past a word's end
+        lowest = -1 if name == "Yb" and cfg.model in mm.WORD_MODELS else 0  # -1: past a word's end
         if t.numel() and (t.min() < lowest or t.max() >= cfg.vocab_size):
             errors.append(f"{name} holds indices outside 0..<{cfg.vocab_size}")
     known = set(required) | set(grads) | set(grads64)
@@ -193,8 +203,8 @@ def forward_backward(cfg: Config, tensors: dict[str, torch.Tensor], dtype: torch
     """The shared training-mode forward, then the loss (the mlp's cross-entropy step by step as
     in the lecture, the wavenet's F.cross_entropy), then autograd."""
     Xb, Yb = tensors["Xb"], tensors["Yb"]
-    if cfg.model == "transformer":
-        model = mm.transformer_model(cfg, tensors, dtype)
+    if cfg.model in mm.WORD_MODELS:
+        model = mm.word_model(cfg, tensors, dtype)
         t: dict[str, torch.Tensor] = {}
         _, loss = model(Xb, Yb, record=t)
         for v in t.values():
@@ -219,7 +229,7 @@ def manual_backward(cfg: Config, step: Step, Xb: torch.Tensor, Yb: torch.Tensor)
     L, eps = cfg.layers, cfg.eps
     p = {k: v.detach() for k, v in step.params.items()}
     t = {k: v.detach() for k, v in step.inter.items()}
-    if cfg.model == "transformer":  # no hand-written backward in PyTorch: autograd twice
+    if cfg.model in mm.WORD_MODELS:  # no hand-written backward in PyTorch: autograd twice
         return {name: step.grad(name) for name in gradient_rows(cfg)}, {}
     if cfg.model == "wavenet":
         return mm.backward(cfg, p, t, Xb, Yb), {}
@@ -368,8 +378,9 @@ def float32_estimates(cfg: Config, tensors: dict[str, torch.Tensor]) -> dict[str
         d, fused = manual_backward(cfg, step, t["Xb"], t["Yb"])
         for name in gradient_rows(cfg):
             out.setdefault(name, []).extend([step.grad(name), d[name]])
-        logits, Yb = step.inter["logits"].detach(), t["Yb"]  # the loss by the other formula
-        if cfg.model == "transformer":
+        logits = step.inter["row_logits" if cfg.model == "bigram" else "logits"].detach()
+        Yb = t["Yb"]  # the loss by the other formula
+        if cfg.model in mm.WORD_MODELS:
             logits, Yb = logits[step.mask], Yb[step.mask]
         ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model != "mlp" else F.cross_entropy(logits, Yb)
         ce = ce.reshape(1)
@@ -426,6 +437,8 @@ def run(path: str, force_float64: bool) -> int:
     shape = f"layers {cfg.layers}" if cfg.model == "mlp" else f"levels {cfg.layers}"
     if cfg.model == "transformer":
         shape = f"layers {cfg.layers}, heads {cfg.heads}"
+    if cfg.model in ("bigram", "bow"):
+        shape = "one block"
     model = "" if cfg.model == "mlp" else f"model {cfg.model}, "
     print(f"{path}: {model}embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, {shape}, "
           f"batch {cfg.batch}, vocab {len(cfg.vocab)}, eps {cfg.eps:g}, seed {cfg.seed}")
