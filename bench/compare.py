@@ -1,7 +1,7 @@
 """Run `makemore bench` and `bench/torch_baseline.py` side by side and print medians and ratios.
 
-The transformer, rnn and gru run with AdamW as makemore trains them (PyTorch: makemore's padded
-batches; ours: the words' own positions); their GFLOP/s count the positions we compute.
+The transformer runs with AdamW as makemore trains it (PyTorch: makemore's padded batches;
+ours: the words' own positions); its GFLOP/s counts the positions we compute.
 
 For each configuration the implementations (ours; PyTorch eager with autograd; for the MLP,
 PyTorch eager with the lecture's manual backward; with `--baseline`, another makemore binary,
@@ -41,8 +41,8 @@ class Config:
     heads: int | None = None  # the transformer's; it has no --hidden (its MLP is 4 x embed)
 
     def model_args(self) -> list[str]:
-        args = ["--embed", str(self.embed), "--block", str(self.block)]
-        if self.model != "transformer":
+        args = ["--block", str(self.block)] if self.model == "bigram" else ["--embed", str(self.embed), "--block", str(self.block)]
+        if self.model not in ("transformer", "bigram"):
             args += ["--hidden", str(self.hidden)]
         if self.layers is not None:
             args += ["--layers", str(self.layers)]
@@ -52,8 +52,8 @@ class Config:
 
     @property
     def optimizer_args(self) -> list[str]:
-        """makemore trains the transformer, rnn and gru with AdamW (lr 5e-4), as torch_baseline.py does."""
-        return ["--optimizer", "adamw"] if self.model in ("transformer", "rnn", "gru") else []
+        """makemore trains the transformer with AdamW (lr 5e-4), as torch_baseline.py does."""
+        return ["--optimizer", "adamw"] if self.model in ("transformer", "bigram", "bow", "rnn", "gru") else []
 
     @property
     def variants(self) -> list[str]:
@@ -73,6 +73,9 @@ CONFIGS = [
     # makemore's default model: batches of 32 words (block 16: the longest name + 1), AdamW.
     Config("transformer", 64, 256, 16, 4, 32, 1, 1_500, 200, model="transformer", heads=4),
     Config("transformer", 64, 256, 16, 4, 32, 2, 2_000, 200, model="transformer", heads=4),
+    # makemore's Bigram (a (27, 27) table; embed and hidden unused) and BoW (n_embd 64, n_embd2 64), AdamW.
+    Config("bigram", 27, 27, 16, None, 32, 1, 50_000, 3_000, model="bigram"),
+    Config("bow", 64, 64, 16, None, 32, 1, 20_000, 2_000, model="bow"),
     # makemore's RNN and GRU (n_embd 64, n_embd2 64), batches of 32 words, AdamW.
     Config("rnn", 64, 64, 16, None, 32, 1, 4_000, 500, model="rnn"),
     Config("gru", 64, 64, 16, None, 32, 1, 2_000, 250, model="gru"),
@@ -110,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--makemore", required=True, help="path of the release makemore binary")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each implementation (default 5)")
-    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer,rnn,gru",
+    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer,bigram,bow,rnn,gru",
                         help="comma-separated configuration names")
     parser.add_argument("--baseline", help="another makemore binary (the version before a change) to run alongside")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (with --baseline: before / after only)")

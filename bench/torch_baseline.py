@@ -15,9 +15,10 @@ steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
            `zero_grad(set_to_none=True)` and `torch.optim.AdamW(lr 5e-4, betas (0.9, 0.99),
            eps 1e-8, weight_decay 0.01)`; batches of `--batch` words drawn with torch.randint
            (makemore's DataLoader is left out, which only helps PyTorch).
-  rnn, gru karpathy/makemore's RNN with its RNNCell or GRUCell (embed 64 = n_embd, hidden 64 =
-           n_embd2 by default), run as the transformer: padded words, every step for every
-           word, autograd and AdamW.
+  bigram, bow  karpathy/makemore's Bigram and BoW (n_embd 64, n_embd2 64 = --embed, --hidden)
+           run the same way as the transformer.
+  rnn, gru karpathy/makemore's RNN with its RNNCell or GRUCell (n_embd 64, n_embd2 64 = --embed,
+           --hidden) run the same way: padded words, every step for every word.
 
 Two variants:
 
@@ -60,7 +61,9 @@ DEFAULTS = {  # per model, for the options not given
     "mlp": {"embed": 10, "hidden": 64, "block": 3, "layers": 1, "momentum": 0.001},
     "wavenet": {"embed": 24, "hidden": 128, "block": 8, "momentum": 0.1},
     "transformer": {"embed": 64, "layers": 4, "heads": 4, "momentum": 0.0},  # block: the longest word + 1
-    "rnn": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},  # makemore's n_embd, n_embd2
+    "bigram": {"layers": 1, "momentum": 0.0},  # embed and hidden: the vocabulary's size
+    "bow": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
+    "rnn": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
     "gru": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
 }
 TRANSFORMER_LEARNING_RATE = 5e-4
@@ -99,11 +102,17 @@ def transformer_flops(cfg: mm.Config, batch: int) -> float:
     return 3 * 2 * m * (L * 12 * C * C + C * cfg.vocab_size) + L * 3 * 2 * 2 * batch * T * T * C
 
 
-def rnn_flops(cfg: mm.Config, batch: int) -> float:
-    """As makemore computes: every word `block` steps. 2·m·k·n for the forward, dx and dW of each
-    of the cell's Linears ((E + H) -> H; 1 for the rnn, 3 for the gru) and of lm_head."""
-    m, E, H = batch * cfg.block, cfg.embed, cfg.hidden
-    return 3 * 2 * m * ((1 if cfg.model == "rnn" else 3) * (E + H) * H + H * cfg.vocab_size)
+def word_model_flops(cfg: mm.Config, batch: int) -> float:
+    """`transformer_flops`; for the bow the three products of c_fc, c_proj and lm_head at every
+    one of `block` positions per word; none for the bigram (a lookup)."""
+    if cfg.model == "transformer":
+        return transformer_flops(cfg, batch)
+    if cfg.model == "bow":
+        return 3 * 2 * batch * cfg.block * (2 * cfg.embed * cfg.hidden + cfg.embed * cfg.vocab_size)
+    if cfg.model in mm.RNNS:  # the cell's Linears ((E + H) -> H; 1 for the rnn, 3 for the gru) and lm_head
+        E, H = cfg.embed, cfg.hidden
+        return 3 * 2 * batch * cfg.block * ((1 if cfg.model == "rnn" else 3) * (E + H) * H + H * cfg.vocab_size)
+    return 0.0
 
 
 def peak_rss_mb() -> float:
@@ -141,8 +150,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.model == "wavenet" and args.layers is not None:
         parser.error("--layers is for the mlp: the wavenet has log2(--block) levels")
-    if args.model in mm.WORD_MODELS and args.variant != "autograd":
-        parser.error(f"the {args.model} has the autograd variant only")
+    if args.model in mm.WORD_MODELS:
+        if args.variant != "autograd":
+            parser.error(f"the {args.model} has the autograd variant only")
     if args.model == "transformer":
         args.hidden = None
     for name, value in DEFAULTS[args.model].items():
@@ -190,12 +200,13 @@ def transformer_main(args: argparse.Namespace) -> dict:
     """Times makemore's Transformer training steps; returns the result fields."""
     X, Y, vocab, block = word_split(args.data, args.block)
     args.block = block
-    cfg = mm.Config(model="transformer", vocab=vocab, embed=args.embed, hidden=4 * args.embed, block=block,
+    if args.model == "bigram":
+        args.embed = args.hidden = len(vocab)
+    hidden = 4 * args.embed if args.model == "transformer" else args.hidden
+    cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=hidden, block=block,
                     layers=args.layers, heads=args.heads)
-    if args.model in mm.RNNS:
-        cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=args.hidden, block=block, layers=1)
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg) if args.model == "transformer" else mm.RNN(cfg)
+    model = mm.WORD_MODULES[args.model](cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=TRANSFORMER_LEARNING_RATE, weight_decay=0.01,
                                   betas=(0.9, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(args.seed)
@@ -217,14 +228,13 @@ def transformer_main(args: argparse.Namespace) -> dict:
     assert loss is not None
     steps_per_s = args.steps / seconds
     return {"seconds": seconds, "steps_per_s": steps_per_s, "final_loss": loss.item(), "layers": args.layers,
-            "heads": args.heads,
-            "gflops": (transformer_flops if args.model == "transformer" else rnn_flops)(cfg, args.batch) * steps_per_s / 1e9}
+            "heads": args.heads, "gflops": word_model_flops(cfg, args.batch) * steps_per_s / 1e9}
 
 
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model in mm.WORD_MODELS:  # makemore's modules on padded words, AdamW
+    if args.model in mm.WORD_MODELS:
         try:
             timed = transformer_main(args)
         except mm.InputError as error:
@@ -238,8 +248,8 @@ def main() -> int:
         if args.json:
             print(json.dumps(result))
         else:
-            shape = f"layers {args.layers}, heads {args.heads}" if args.model == "transformer" else f"hidden {args.hidden}"
-            print(f"torch {torch.__version__} eager CPU: model {args.model}, embed {args.embed}, {shape}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
+            print(f"torch {torch.__version__} eager CPU: model {args.model}, embed {args.embed}, layers {args.layers}, "
+                  f"heads {args.heads}, hidden {args.hidden}, block {args.block}, batch {args.batch} words, AdamW, threads {args.threads}")
             print(f"steps/s    {result['steps_per_s']:.1f}")
             print(f"ms/step    {result['ms_per_step']:.4f}")
             print(f"GFLOP/s    {result['gflops']:.2f} (matmuls, every word counted as {args.block} positions)")

@@ -14,6 +14,10 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
            after training, batch norm calibrated on the whole training split (as the Swift
            trainer does) before evaluating.
 
+  bigram, bow  the same loop and optimizer for makemore's `Bigram` (a zero (vocab, vocab) table)
+           and `BoW` (n_embd 64, n_embd2 64), `--steps` 25,000 and 100,000 by default.
+  rnn, gru the same for makemore's `RNN` with its RNNCell or GRUCell (n_embd 64, n_embd2 64),
+           10,000 steps by default.
   transformer  karpathy/makemore's own recipe for its default model: makemore's `Transformer`
            (n_layer 4, n_head 4, n_embd 64, block the longest word + 1: 204,544 parameters on
            the names) with PyTorch's default initial values, torch.optim.AdamW(lr 5e-4, betas
@@ -22,8 +26,6 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
            with 0, Y with -1, ignored by the loss), `--steps` steps (default 10,000). The val
            loss over the whole split every `--eval-every` steps (the curve); at the end the
            train / val / test losses per predicted position, and the best val and its step.
-  rnn, gru makemore's `RNN` (n_embd 64, n_embd2 64) with its RNNCell or GRUCell, the same
-           loop and recipe as the transformer's.
 
 The models, initial values, data and split are those of reference/makemore_reference.py.
 Progress goes to stderr every `--log-every` steps.
@@ -69,9 +71,9 @@ RECIPES = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(RECIPES) + ["transformer", "rnn", "gru"], required=True)
+    parser.add_argument("--model", choices=sorted(RECIPES) + list(WORD_SIZES), required=True)
     parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed before initialising (default 42)")
-    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000)")
+    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000; bigram 25,000; bow 100,000; rnn, gru 10,000)")
     parser.add_argument("--eval-every", type=int, default=500, help="transformer: the val loss every this many steps")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--log-every", type=int, default=10_000, help="print the minibatch loss every this many steps")
@@ -82,7 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = 10_000 if args.model in mm.WORD_MODELS else 200_000
+        args.steps = {"transformer": 10_000, "bigram": 25_000, "bow": 100_000, "rnn": 10_000, "gru": 10_000}.get(
+            args.model, 200_000)
     if args.steps < 0:
         parser.error("--steps must be 0 or more")
     if args.threads < 1 or args.log_every < 1:
@@ -104,17 +107,23 @@ def train(cfg: mm.Config, recipe: Recipe, p: mm.Tensors, Xtr: torch.Tensor, Ytr:
         t.requires_grad_(False)
 
 
+# makemore's default sizes of the models that read whole words (None: the vocabulary's size).
+WORD_SIZES = {"transformer": dict(embed=64, hidden=256, layers=4, heads=4),
+              "bigram": dict(embed=None, hidden=None, layers=1), "bow": dict(embed=64, hidden=64, layers=1),
+              "rnn": dict(embed=64, hidden=64, layers=1), "gru": dict(embed=64, hidden=64, layers=1)}
+
+
 def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
-    """makemore's training loop for its Transformer (AdamW, constant lr), the val curve as it goes."""
+    """makemore's training loop for its Transformer, Bigram or BoW (AdamW, constant lr), the val
+    curve as it goes."""
     vocab = mm.vocabulary(words)
     block = max(map(len, words)) + 1
-    cfg = mm.Config(model="transformer", vocab=vocab, embed=64, hidden=256, block=block, layers=4, heads=4)
-    if args.model in mm.RNNS:  # makemore's RNN (n_embd 64, n_embd2 64) with its RNNCell or GRUCell
-        cfg = mm.Config(model=args.model, vocab=vocab, embed=64, hidden=64, block=block, layers=1)
+    sizes = {k: len(vocab) if v is None else v for k, v in WORD_SIZES[args.model].items()}
+    cfg = mm.Config(model=args.model, vocab=vocab, block=block, **sizes)
     data = mm.word_datasets(words, vocab, block)
     Xtr, Ytr = data["train"]
     torch.manual_seed(args.seed)
-    model = mm.Transformer(cfg) if args.model == "transformer" else mm.RNN(cfg)
+    model = mm.WORD_MODULES[args.model](cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
     curve: list[tuple[int, float]] = []
     seconds = 0.0
@@ -140,9 +149,8 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        shape = "RNN (rnn cell), embed 64, hidden 64" if args.model == "rnn" else "RNN (gru cell), embed 64, hidden 64"
-        shape = "Transformer, embed 64, 4 layers, 4 heads" if args.model == "transformer" else shape
-        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's {shape}, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
+        print(f"torch {torch.__version__} eager CPU, {args.threads} thread(s): makemore's {args.model}, "
+              f"{sizes}, block {block}, {result['parameters']:,} parameters, seed {args.seed}; "
               f"AdamW lr 5e-4 constant, weight decay 0.01, batch {BATCH}")
         rate = f" ({result['steps_per_s']:.0f} steps/s)" if result["steps_per_s"] else ""
         print(f"{args.steps:,} steps in {seconds:.1f} s{rate}")
@@ -155,13 +163,13 @@ def train_transformer(args: argparse.Namespace, words: list[str]) -> int:
 def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    if args.model in mm.WORD_MODELS:
+    if args.model in WORD_SIZES:
         try:
             words = mm.read_words(args.data)
         except mm.InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        return train_transformer(args, words)  # makemore's loop, for its RNN and GRU as well
+        return train_transformer(args, words)
     recipe = RECIPES[args.model]
     try:
         words = mm.read_words(args.data)

@@ -90,7 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         meta, tensors = mm.load_safetensors(args.file)
-        transformer = mm.model_name(meta) in mm.WORD_MODELS  # makemore's modules, padded words
+        transformer = mm.model_name(meta) in mm.WORD_MODELS  # makemore's modules on whole words
         cfg = mm.read_config(meta, require=("batch",) if transformer else ("momentum", "batch"))  # no batch norm
         shapes = mm.parameter_shapes(cfg)
         steps = int(meta["steps"])
@@ -176,7 +176,7 @@ def main() -> int:
     lr = float(meta["lr"])
     for name in shapes:
         diff, scale = difference(tensors[f"final.{name}"], p2[name].detach())
-        if cfg.model == "transformer" and name.endswith(".attn.c_attn.bias"):
+        if transformer and name.endswith(".attn.c_attn.bias"):
             # The key's third [C, 2C) has a zero gradient (softmax ignores q·b_k, the same for
             # every key of a row): checked as the biases before a batch norm are; q and v as any.
             ours, theirs = tensors[f"final.{name}"], p2[name].detach()

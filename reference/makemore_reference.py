@@ -28,10 +28,16 @@ Models (the names are those of the safetensors files, `L` is `cfg.layers`):
            without bias. Tensors are its state_dict's (`transformer.wte.weight`, ...). It reads
            whole words: X (B, block) is `0, c1..cn` padded with 0, Y (B, block) is `c1..cn, 0`
            padded with -1 (ignored by the loss).
+  bigram   karpathy/makemore's Bigram: one (vocab, vocab) table `logits`, zeros to start; the
+           next character from the previous one alone. Reads whole words as the transformer.
+  bow      karpathy/makemore's BoW: wte, wpe; one block x = x + cbow(x) (the mean of the word's
+           vectors up to each position), x = x + c_proj(tanh(c_fc(x))) `hidden` (n_embd2) wide;
+           lm_head with bias. State_dict names (`wte.weight`, `context_block.mlp.c_fc.weight`,
+           ...). Reads whole words as the transformer.
   rnn, gru karpathy/makemore's RNN (classes `RNN`, `RNNCell`, `GRUCell` below, its code): a
            learned initial state `start`, wte, the cell run along each word on [x_t, h_{t-1}]
            (rnn: tanh(xh_to_h); gru: gates xh_to_z, xh_to_r, candidate xh_to_hbar), lm_head on
-           every state; embed = n_embd, hidden = n_embd2. Words padded as the transformer's.
+           every state; embed = n_embd, hidden = n_embd2. Reads whole words as the transformer.
 """
 
 from __future__ import annotations
@@ -48,9 +54,9 @@ from safetensors.torch import save_file
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
-MODELS = ("mlp", "wavenet", "transformer", "rnn", "gru")
+MODELS = ("mlp", "wavenet", "transformer", "bigram", "bow", "rnn", "gru")
 RNNS = ("rnn", "gru")  # makemore's RNN with its two cells
-WORD_MODELS = ("transformer",) + RNNS  # read whole words, padded (B, block), targets -1 past the end
+WORD_MODELS = ("transformer", "bigram", "bow") + RNNS  # read whole words (`word_tensors`), makemore's modules
 SPLIT_SEED = 42
 EVAL_CHUNK = 65536  # examples per forward pass when evaluating a whole split, to bound memory
 
@@ -149,11 +155,13 @@ class Config:
                 "block": str(self.block), "eps": repr(self.eps)}
         if self.model in ("mlp", "transformer"):
             meta["layers"] = str(self.layers)
-        if self.model in RNNS:
-            del meta["eps"]
         if self.model == "transformer":
             del meta["hidden"]
             meta["heads"] = str(self.heads)
+        if self.model in ("bigram", "bow") + RNNS:
+            del meta["eps"]
+        if self.model == "bigram":
+            del meta["embed"], meta["hidden"]
         for key in ("momentum", "batch", "seed"):
             if getattr(self, key) is not None:
                 meta[key] = repr(getattr(self, key))
@@ -184,8 +192,12 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
     int_keys = ["embed", "hidden", "block"] + (["layers"] if model == "mlp" else [])
     if model == "transformer":
         int_keys = ["embed", "block", "layers", "heads"]
+    if model == "bigram":
+        int_keys = ["block"]
+    if model in ("bow",) + RNNS:
+        int_keys = ["embed", "hidden", "block"]
     int_keys += [k for k in ("batch", "seed") if k in require]
-    float_keys = ([] if model in RNNS else ["eps"]) + [k for k in ("momentum",) if k in require]
+    float_keys = ([] if model in ("bigram", "bow") + RNNS else ["eps"]) + [k for k in ("momentum",) if k in require]
     missing = [k for k in int_keys + float_keys + ["vocab"] if k not in meta]
     if missing:
         raise InputError(f"metadata keys missing: {', '.join(missing)}")
@@ -206,8 +218,10 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
         values["layers"] = wavenet_levels(values["block"]) or 0  # type: ignore[arg-type]
     if model == "transformer":
         values["hidden"] = 4 * values["embed"]  # type: ignore[operator]
-    if model in RNNS:
-        values["layers"] = 1  # one cell
+    if model == "bigram":  # no sizes of its own: the table is (vocab, vocab)
+        values["embed"] = values["hidden"] = len(meta["vocab"])
+    if model in ("bigram", "bow") + RNNS:
+        values["layers"] = 1
     cfg = Config(model=model, vocab=meta["vocab"], **values)  # type: ignore[arg-type]
     problems = config_problems(cfg, meta)
     if problems:
@@ -265,10 +279,8 @@ def save_model(path: str | Path, cfg: Config, p: Tensors, extra: dict[str, str] 
 
 def trainable_names(cfg: Config) -> list[str]:
     """Trainable parameters, in the order of the Swift parameter table (and of initialisation)."""
-    if cfg.model == "transformer":
-        return list(transformer_shapes(cfg))
-    if cfg.model in RNNS:
-        return list(rnn_shapes(cfg))
+    if cfg.model in WORD_MODELS:
+        return list(word_shapes(cfg))
     L, names = cfg.layers, ["C"]
     for i in range(1, L + 1):
         names += [f"W{i}"] + ([f"b{i}"] if cfg.model == "mlp" else []) + [f"bngain{i}", f"bnbias{i}"]
@@ -291,10 +303,8 @@ def fan_in(cfg: Config, i: int) -> int:
 
 def parameter_shapes(cfg: Config) -> dict[str, list[int]]:
     """Every tensor of the model by name, trainable parameters first, then running statistics."""
-    if cfg.model == "transformer":
-        return transformer_shapes(cfg)
-    if cfg.model in RNNS:
-        return rnn_shapes(cfg)
+    if cfg.model in WORD_MODELS:
+        return word_shapes(cfg)
     H, V = cfg.hidden, cfg.vocab_size
     shapes = {"C": [V, cfg.embed]}
     for i in range(1, cfg.layers + 1):
@@ -731,6 +741,108 @@ def transformer_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.
 
 
 # ---------------------------------------------------------------------------------------------
+# The bigram and the bag of words: karpathy/makemore's `Bigram`, `CausalBoW`, `BoWBlock`, `BoW`,
+# with the same optional `record` as the transformer's (the Swift side's names).
+
+
+def bigram_shapes(cfg: Config) -> dict[str, list[int]]:
+    return {"logits": [cfg.vocab_size, cfg.vocab_size]}
+
+
+def bow_shapes(cfg: Config) -> dict[str, list[int]]:
+    """makemore's BoW state_dict (without the bag of words' causal-mask buffer)."""
+    C, H, V = cfg.embed, cfg.hidden, cfg.vocab_size
+    return {"wte.weight": [V, C], "wpe.weight": [cfg.block, C],
+            "context_block.mlp.c_fc.weight": [H, C], "context_block.mlp.c_fc.bias": [H],
+            "context_block.mlp.c_proj.weight": [C, H], "context_block.mlp.c_proj.bias": [C],
+            "lm_head.weight": [V, C], "lm_head.bias": [V]}
+
+
+def word_shapes(cfg: Config) -> dict[str, list[int]]:
+    """The state_dict shapes of a model of WORD_MODELS."""
+    return {"transformer": transformer_shapes, "bigram": bigram_shapes, "bow": bow_shapes, "rnn": rnn_shapes,
+            "gru": rnn_shapes}[cfg.model](cfg)
+
+
+class Bigram(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        n = cfg.vocab_size
+        self.logits = torch.nn.Parameter(torch.zeros((n, n)))
+
+    def get_block_size(self):
+        return 1  # this model only needs one previous character to predict the next
+
+    def forward(self, idx, targets=None, record=None):
+        logits = self.logits[idx]
+        if record is not None:
+            record["row_logits"] = logits
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+class CausalBoW(torch.nn.Module):
+    """Causal bag of words: averages the preceding elements (makemore's code)."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.block_size = cfg.block
+        self.register_buffer("bias", torch.tril(torch.ones(cfg.block, cfg.block)).view(1, cfg.block, cfg.block))
+
+    def forward(self, x):
+        B, T, C = x.size()
+        att = torch.zeros((B, T, T), device=x.device, dtype=x.dtype)
+        att = att.masked_fill(self.bias[:, :T, :T] == 0, float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = att @ x
+        return y
+
+
+class BoWBlock(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cbow = CausalBoW(cfg)
+        self.mlp = torch.nn.ModuleDict(dict(c_fc=torch.nn.Linear(cfg.embed, cfg.hidden),
+                                            c_proj=torch.nn.Linear(cfg.hidden, cfg.embed)))
+
+    def forward(self, x, record=None):
+        m, r = self.mlp, {} if record is None else record
+        cbow = r["cbow"] = self.cbow(x)
+        x = r["mid"] = x + cbow
+        fc = r["mlp.fc"] = m.c_fc(x)
+        h = r["mlp.tanh"] = torch.tanh(fc)
+        out = r["mlp.out"] = m.c_proj(h)
+        x = r["out"] = x + out
+        return x
+
+
+class BoW(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.block_size = cfg.block
+        self.vocab_size = cfg.vocab_size
+        self.wte = torch.nn.Embedding(cfg.vocab_size, cfg.embed)
+        self.wpe = torch.nn.Embedding(cfg.block, cfg.embed)
+        self.context_block = BoWBlock(cfg)
+        self.lm_head = torch.nn.Linear(cfg.embed, cfg.vocab_size)
+
+    def forward(self, idx, targets=None, record=None):
+        b, t = idx.size()
+        assert t <= self.block_size, f"Cannot forward sequence of length {t}, block size is only {self.block_size}"
+        r = {} if record is None else record
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device).unsqueeze(0)
+        x = r["emb"] = self.wte(idx) + self.wpe(pos)
+        x = self.context_block(x, record)
+        logits = r["logits"] = self.lm_head(x)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+# ---------------------------------------------------------------------------------------------
 # The RNN and GRU: karpathy/makemore's code (its `RNNCell`, `GRUCell`, `RNN`), with an optional
 # `record` dict that keeps `emb` (B, T, n_embd), each step's state `h.{t}` (B, n_embd2) and
 # `logits` (B, T, vocab) under the Swift side's names.
@@ -806,13 +918,15 @@ class RNN(torch.nn.Module):
         return logits, loss
 
 
+WORD_MODULES = {"transformer": Transformer, "bigram": Bigram, "bow": BoW, "rnn": RNN, "gru": RNN}
+
+
 def word_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
-    """makemore's module of a model that reads whole words (the Transformer, the RNN or GRU),
-    holding the file's parameters (state_dict names), in `dtype`."""
-    if cfg.model == "transformer":
-        return transformer_model(cfg, tensors, dtype)
-    model = RNN(cfg)
-    model.load_state_dict({n: tensors[n] for n in rnn_shapes(cfg)}, strict=True)
+    """makemore's module for `cfg.model` (of WORD_MODELS) holding the file's parameters
+    (state_dict names, strict=False: only causal-mask buffers may be missing), in `dtype`."""
+    model = WORD_MODULES[cfg.model](cfg)
+    missing, unexpected = model.load_state_dict({n: tensors[n] for n in word_shapes(cfg)}, strict=False)
+    assert all(n.endswith("bias") and n not in word_shapes(cfg) for n in missing) and not unexpected, (missing, unexpected)
     return model.to(dtype)
 
 

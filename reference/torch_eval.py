@@ -62,12 +62,27 @@ def transformer_losses(path: str, cfg: Config, words: list[str]) -> dict[str, fl
     attention's causal-mask buffers (`*.attn.bias`, which the file does not store)."""
     _, tensors = mm.load_safetensors(path)
     state = {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
-    model = mm.Transformer(cfg) if cfg.model == "transformer" else mm.RNN(cfg)
+    model = mm.Transformer(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [n for n in missing if not n.endswith(".attn.bias")]
     if bad or unexpected:
         raise InputError(f"{path}: state_dict keys missing {bad}, unexpected {unexpected}")
-    assert len(missing) == (cfg.layers if cfg.model == "transformer" else 0), missing  # one causal mask per block
+    assert len(missing) == cfg.layers, missing  # one causal mask per block
+    data = mm.word_datasets(words, cfg.vocab, cfg.block)
+    return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
+
+
+def word_model_losses(path: str, cfg: Config, words: list[str]) -> dict[str, float]:
+    """The split losses of makemore's `Bigram`, `BoW` or `RNN` (rnn, gru) with the checkpoint's whole state_dict
+    loaded into it: every tensor but the optimizer's, strict=False, and nothing missing but the
+    bag of words' causal-mask buffer (`context_block.cbow.bias`, which the file does not store)."""
+    _, tensors = mm.load_safetensors(path)
+    state = {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
+    model = mm.WORD_MODULES[cfg.model](cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [n for n in missing if n != "context_block.cbow.bias"]
+    if bad or unexpected:
+        raise InputError(f"{path}: state_dict keys missing {bad}, unexpected {unexpected}")
     data = mm.word_datasets(words, cfg.vocab, cfg.block)
     return {name: mm.transformer_split_loss(model, X, Y) for name, (X, Y) in data.items()}
 
@@ -88,7 +103,13 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    if cfg.model in mm.WORD_MODELS:  # makemore's RNN and GRU load as its Transformer does
+    if cfg.model in ("bigram", "bow") + mm.RNNS:
+        try:
+            losses = word_model_losses(args.checkpoint, cfg, words)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    elif cfg.model == "transformer":
         try:
             losses = transformer_losses(args.checkpoint, cfg, words)
         except InputError as error:

@@ -22,7 +22,11 @@ The metadata key `model` says which model (`mlp` when absent):
            and the attention half (each layer's output, then its parameters); then emb, wpe,
            wte. Layer outputs are compared at the positions the Swift side computes (each
            word's, gathered from the padded tensors in row-major order).
-  rnn, gru makemore's RNN with its RNNCell or GRUCell (makemore_reference.RNN), padded as the
+  bigram   makemore's Bigram (makemore_reference.Bigram), read as the transformer: rows
+           row_logits (the batch's lookups) and logits (the table).
+  bow      makemore's BoW (makemore_reference.BoW), read as the transformer: rows logits,
+           lm_head, out, mlp.out, c_proj, mlp.tanh, mlp.fc, c_fc, mid, cbow, emb, wpe, wte.
+  rnn, gru makemore's RNN with its RNNCell or GRUCell (makemore_reference.RNN), read as the
            transformer; rows logits, lm_head, the state of every step `h.{t}` (B, hidden; last
            step first; zero gradient past a word's end on both sides), the cell's Linears,
            start, emb, wte.
@@ -85,10 +89,16 @@ def gradient_rows(cfg: Config) -> list[str]:
                      f"{k}.attn.y", f"{k}.attn.qkv", f"{h}.attn.c_attn.weight", f"{h}.attn.c_attn.bias", f"{k}.ln_1",
                      f"{h}.ln_1.weight", f"{h}.ln_1.bias"]
         return rows + ["emb", "transformer.wpe.weight", "transformer.wte.weight"]
+    if cfg.model == "bigram":
+        return ["row_logits", "logits"]
     if cfg.model in mm.RNNS:
         cell = ["xh_to_h"] if cfg.model == "rnn" else ["xh_to_z", "xh_to_r", "xh_to_hbar"]
         return (["logits", "lm_head.weight", "lm_head.bias"] + [f"h.{t}" for t in range(cfg.block - 1, -1, -1)]
                 + [f"cell.{n}.{p}" for n in cell for p in ("weight", "bias")] + ["start", "emb", "wte.weight"])
+    if cfg.model == "bow":
+        return ["logits", "lm_head.weight", "lm_head.bias", "out", "mlp.out", "context_block.mlp.c_proj.weight",
+                "context_block.mlp.c_proj.bias", "mlp.tanh", "mlp.fc", "context_block.mlp.c_fc.weight",
+                "context_block.mlp.c_fc.bias", "mid", "cbow", "emb", "wpe.weight", "wte.weight"]
     if cfg.model == "wavenet":
         rows = ["logits", f"W{L + 1}", f"b{L + 1}"]
         for i in range(L, 0, -1):
@@ -108,7 +118,7 @@ def gradient_rows(cfg: Config) -> list[str]:
 
 def fused_rows(cfg: Config) -> list[str]:
     """Rows of the fused backward forms (the mlp's only)."""
-    if cfg.model in ("wavenet",) + mm.WORD_MODELS:
+    if cfg.model == "wavenet" or cfg.model in mm.WORD_MODELS:
         return []
     return ["logits"] + [f"hprebn{i}" for i in range(cfg.layers, 0, -1)]
 
@@ -141,7 +151,8 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
         raise InputError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
 
     errors = []
-    table = {"transformer": "transformer.wte.weight", "rnn": "wte.weight", "gru": "wte.weight"}.get(cfg.model, "C")
+    table = {"transformer": "transformer.wte.weight", "bigram": "logits", "bow": "wte.weight", "rnn": "wte.weight",
+             "gru": "wte.weight"}.get(cfg.model, "C")
     if cfg.vocab_size != tensors[table].shape[0]:
         errors.append(f"metadata vocab has {cfg.vocab_size} characters but {table} has {tensors[table].shape[0]} rows")
     errors += mm.shape_problems(tensors, expected)
@@ -174,7 +185,7 @@ class Step:
     params: dict[str, torch.Tensor]  # leaves (requires_grad)
     inter: dict[str, torch.Tensor]   # intermediates (retain_grad); note inter["bnvar{i}"] is the batch variance
     loss: torch.Tensor
-    mask: torch.Tensor | None = None  # word models': (B, T, ...) intermediates' gradients at these positions
+    mask: torch.Tensor | None = None  # the transformer's: intermediates' gradients at these positions
 
     def grad(self, name: str) -> torch.Tensor:
         t = self.inter[name] if name in self.inter else self.params[name]
@@ -377,7 +388,8 @@ def float32_estimates(cfg: Config, tensors: dict[str, torch.Tensor]) -> dict[str
         d, fused = manual_backward(cfg, step, t["Xb"], t["Yb"])
         for name in gradient_rows(cfg):
             out.setdefault(name, []).extend([step.grad(name), d[name]])
-        logits, Yb = step.inter["logits"].detach(), t["Yb"]  # the loss by the other formula
+        logits = step.inter["row_logits" if cfg.model == "bigram" else "logits"].detach()
+        Yb = t["Yb"]  # the loss by the other formula
         if cfg.model in mm.WORD_MODELS:
             logits, Yb = logits[step.mask], Yb[step.mask]
         ce = stepwise_cross_entropy(logits, Yb, {}) if cfg.model != "mlp" else F.cross_entropy(logits, Yb)
@@ -435,6 +447,8 @@ def run(path: str, force_float64: bool) -> int:
     shape = f"layers {cfg.layers}" if cfg.model == "mlp" else f"levels {cfg.layers}"
     if cfg.model == "transformer":
         shape = f"layers {cfg.layers}, heads {cfg.heads}"
+    if cfg.model in ("bigram", "bow"):
+        shape = "one block"
     if cfg.model in mm.RNNS:
         shape = "one cell"
     model = "" if cfg.model == "mlp" else f"model {cfg.model}, "

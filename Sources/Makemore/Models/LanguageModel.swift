@@ -302,6 +302,8 @@ package enum Models {
             MLP<Float>.self,
             WaveNet<Float>.self,
             Transformer<Float>.self,
+            Bigram<Float>.self,
+            BoW<Float>.self,
             RNN<Float>.self,
             GRU<Float>.self,
         ]
