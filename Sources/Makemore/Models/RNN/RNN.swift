@@ -9,12 +9,15 @@
 /// stop at its end (no padding steps: makemore's padded positions only feed losses it ignores).
 ///
 /// The steps run time-major (`TimeSteps`): the words sorted by length, longest first, so that at
-/// step `t` the words still running are the first `active(t)` ones, and their rows are contiguous
-/// in every activation (`steps[t] ..< steps[t + 1]`). One step of all its words is then one matrix
-/// product per Linear, and word `k`'s previous state is row `k` of the previous step.
+/// step `t` the words still running are the first ones, and their rows are contiguous in every
+/// activation (`steps.rows(ofStep: t)`). One step of all its words is then one matrix product per
+/// Linear, and word `k`'s previous state is row `k` of the previous step.
 ///
 /// Read `forward`, `backward` (backpropagation through time, last step first) and `update`. The
-/// backward zeroes every gradient once, and each layer's backward adds into its gradients.
+/// backward zeroes every gradient once, and each layer's backward adds into its gradients. There is
+/// one path, which training runs too: one thread (the steps are sequential and their products
+/// small), buffers made once for the most positions seen, no allocation per step, the cells'
+/// weight gradients taken once over every step's rows (`RecurrentCell.weightGradients`).
 public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
     public let config: RecurrentConfig<Cell>
     /// Every tensor, in the layout of `config.parameterSpecs`.
