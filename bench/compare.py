@@ -53,7 +53,7 @@ class Config:
     @property
     def optimizer_args(self) -> list[str]:
         """makemore trains the transformer with AdamW (lr 5e-4), as torch_baseline.py does."""
-        return ["--optimizer", "adamw"] if self.model in ("transformer", "bigram", "bow") else []
+        return ["--optimizer", "adamw"] if self.model in ("transformer", "bigram", "bow", "rnn", "gru") else []
 
     @property
     def variants(self) -> list[str]:
@@ -76,6 +76,9 @@ CONFIGS = [
     # makemore's Bigram (a (27, 27) table; embed and hidden unused) and BoW (n_embd 64, n_embd2 64), AdamW.
     Config("bigram", 27, 27, 16, None, 32, 1, 50_000, 3_000, model="bigram"),
     Config("bow", 64, 64, 16, None, 32, 1, 20_000, 2_000, model="bow"),
+    # makemore's RNN and GRU (n_embd 64, n_embd2 64), batches of 32 words, AdamW.
+    Config("rnn", 64, 64, 16, None, 32, 1, 4_000, 500, model="rnn"),
+    Config("gru", 64, 64, 16, None, 32, 1, 2_000, 250, model="gru"),
 ]
 
 
@@ -110,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--makemore", required=True, help="path of the release makemore binary")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each implementation (default 5)")
-    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer,bigram,bow",
+    parser.add_argument("--configs", default="seed,lecture,deep,large,wavenet,transformer,bigram,bow,rnn,gru",
                         help="comma-separated configuration names")
     parser.add_argument("--baseline", help="another makemore binary (the version before a change) to run alongside")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (with --baseline: before / after only)")

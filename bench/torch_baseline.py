@@ -17,6 +17,8 @@ steps (lr 0.1, minibatch drawn with torch.randint, batch-norm running statistics
            (makemore's DataLoader is left out, which only helps PyTorch).
   bigram, bow  karpathy/makemore's Bigram and BoW (n_embd 64, n_embd2 64 = --embed, --hidden)
            run the same way as the transformer.
+  rnn, gru karpathy/makemore's RNN with its RNNCell or GRUCell (n_embd 64, n_embd2 64 = --embed,
+           --hidden) run the same way: padded words, every step for every word.
 
 Two variants:
 
@@ -61,6 +63,8 @@ DEFAULTS = {  # per model, for the options not given
     "transformer": {"embed": 64, "layers": 4, "heads": 4, "momentum": 0.0},  # block: the longest word + 1
     "bigram": {"layers": 1, "momentum": 0.0},  # embed and hidden: the vocabulary's size
     "bow": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
+    "rnn": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
+    "gru": {"embed": 64, "hidden": 64, "layers": 1, "momentum": 0.0},
 }
 TRANSFORMER_LEARNING_RATE = 5e-4
 
@@ -105,6 +109,9 @@ def word_model_flops(cfg: mm.Config, batch: int) -> float:
         return transformer_flops(cfg, batch)
     if cfg.model == "bow":
         return 3 * 2 * batch * cfg.block * (2 * cfg.embed * cfg.hidden + cfg.embed * cfg.vocab_size)
+    if cfg.model in mm.RNNS:  # the cell's Linears ((E + H) -> H; 1 for the rnn, 3 for the gru) and lm_head
+        E, H = cfg.embed, cfg.hidden
+        return 3 * 2 * batch * cfg.block * ((1 if cfg.model == "rnn" else 3) * (E + H) * H + H * cfg.vocab_size)
     return 0.0
 
 

@@ -16,6 +16,8 @@ the initial values; minibatches of 32 drawn with torch.randint from torch's glob
 
   bigram, bow  the same loop and optimizer for makemore's `Bigram` (a zero (vocab, vocab) table)
            and `BoW` (n_embd 64, n_embd2 64), `--steps` 25,000 and 100,000 by default.
+  rnn, gru the same for makemore's `RNN` with its RNNCell or GRUCell (n_embd 64, n_embd2 64),
+           10,000 steps by default.
   transformer  karpathy/makemore's own recipe for its default model: makemore's `Transformer`
            (n_layer 4, n_head 4, n_embd 64, block the longest word + 1: 204,544 parameters on
            the names) with PyTorch's default initial values, torch.optim.AdamW(lr 5e-4, betas
@@ -71,7 +73,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(RECIPES) + list(WORD_SIZES), required=True)
     parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed before initialising (default 42)")
-    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000; bigram 25,000; bow 100,000)")
+    parser.add_argument("--steps", type=int, help="steps (default 200,000; transformer 10,000; bigram 25,000; bow 100,000; rnn, gru 10,000)")
     parser.add_argument("--eval-every", type=int, default=500, help="transformer: the val loss every this many steps")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--log-every", type=int, default=10_000, help="print the minibatch loss every this many steps")
@@ -82,7 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = {"transformer": 10_000, "bigram": 25_000, "bow": 100_000}.get(args.model, 200_000)
+        args.steps = {"transformer": 10_000, "bigram": 25_000, "bow": 100_000, "rnn": 10_000, "gru": 10_000}.get(
+            args.model, 200_000)
     if args.steps < 0:
         parser.error("--steps must be 0 or more")
     if args.threads < 1 or args.log_every < 1:
@@ -106,7 +109,8 @@ def train(cfg: mm.Config, recipe: Recipe, p: mm.Tensors, Xtr: torch.Tensor, Ytr:
 
 # makemore's default sizes of the models that read whole words (None: the vocabulary's size).
 WORD_SIZES = {"transformer": dict(embed=64, hidden=256, layers=4, heads=4),
-              "bigram": dict(embed=None, hidden=None, layers=1), "bow": dict(embed=64, hidden=64, layers=1)}
+              "bigram": dict(embed=None, hidden=None, layers=1), "bow": dict(embed=64, hidden=64, layers=1),
+              "rnn": dict(embed=64, hidden=64, layers=1), "gru": dict(embed=64, hidden=64, layers=1)}
 
 
 def train_transformer(args: argparse.Namespace, words: list[str]) -> int:

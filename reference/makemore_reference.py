@@ -34,6 +34,10 @@ Models (the names are those of the safetensors files, `L` is `cfg.layers`):
            vectors up to each position), x = x + c_proj(tanh(c_fc(x))) `hidden` (n_embd2) wide;
            lm_head with bias. State_dict names (`wte.weight`, `context_block.mlp.c_fc.weight`,
            ...). Reads whole words as the transformer.
+  rnn, gru karpathy/makemore's RNN (classes `RNN`, `RNNCell`, `GRUCell` below, its code): a
+           learned initial state `start`, wte, the cell run along each word on [x_t, h_{t-1}]
+           (rnn: tanh(xh_to_h); gru: gates xh_to_z, xh_to_r, candidate xh_to_hbar), lm_head on
+           every state; embed = n_embd, hidden = n_embd2. Reads whole words as the transformer.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ from safetensors.torch import save_file
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "Sources" / "Makemore" / "Resources" / "names.txt"
-MODELS = ("mlp", "wavenet", "transformer", "bigram", "bow")
-WORD_MODELS = ("transformer", "bigram", "bow")  # read whole words (`word_tensors`), makemore's modules
+MODELS = ("mlp", "wavenet", "transformer", "bigram", "bow", "rnn", "gru")
+RNNS = ("rnn", "gru")  # makemore's RNN with its two cells
+WORD_MODELS = ("transformer", "bigram", "bow") + RNNS  # read whole words (`word_tensors`), makemore's modules
 SPLIT_SEED = 42
 EVAL_CHUNK = 65536  # examples per forward pass when evaluating a whole split, to bound memory
 
@@ -153,7 +158,7 @@ class Config:
         if self.model == "transformer":
             del meta["hidden"]
             meta["heads"] = str(self.heads)
-        if self.model in ("bigram", "bow"):
+        if self.model in ("bigram", "bow") + RNNS:
             del meta["eps"]
         if self.model == "bigram":
             del meta["embed"], meta["hidden"]
@@ -189,10 +194,10 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
         int_keys = ["embed", "block", "layers", "heads"]
     if model == "bigram":
         int_keys = ["block"]
-    if model == "bow":
+    if model in ("bow",) + RNNS:
         int_keys = ["embed", "hidden", "block"]
     int_keys += [k for k in ("batch", "seed") if k in require]
-    float_keys = ([] if model in ("bigram", "bow") else ["eps"]) + [k for k in ("momentum",) if k in require]
+    float_keys = ([] if model in ("bigram", "bow") + RNNS else ["eps"]) + [k for k in ("momentum",) if k in require]
     missing = [k for k in int_keys + float_keys + ["vocab"] if k not in meta]
     if missing:
         raise InputError(f"metadata keys missing: {', '.join(missing)}")
@@ -215,7 +220,7 @@ def read_config(meta: dict[str, str] | None, require: tuple[str, ...] = ()) -> C
         values["hidden"] = 4 * values["embed"]  # type: ignore[operator]
     if model == "bigram":  # no sizes of its own: the table is (vocab, vocab)
         values["embed"] = values["hidden"] = len(meta["vocab"])
-    if model in ("bigram", "bow"):
+    if model in ("bigram", "bow") + RNNS:
         values["layers"] = 1
     cfg = Config(model=model, vocab=meta["vocab"], **values)  # type: ignore[arg-type]
     problems = config_problems(cfg, meta)
@@ -755,7 +760,8 @@ def bow_shapes(cfg: Config) -> dict[str, list[int]]:
 
 def word_shapes(cfg: Config) -> dict[str, list[int]]:
     """The state_dict shapes of a model of WORD_MODELS."""
-    return {"transformer": transformer_shapes, "bigram": bigram_shapes, "bow": bow_shapes}[cfg.model](cfg)
+    return {"transformer": transformer_shapes, "bigram": bigram_shapes, "bow": bow_shapes, "rnn": rnn_shapes,
+            "gru": rnn_shapes}[cfg.model](cfg)
 
 
 class Bigram(torch.nn.Module):
@@ -836,7 +842,83 @@ class BoW(torch.nn.Module):
         return logits, loss
 
 
-WORD_MODULES = {"transformer": Transformer, "bigram": Bigram, "bow": BoW}
+# ---------------------------------------------------------------------------------------------
+# The RNN and GRU: karpathy/makemore's code (its `RNNCell`, `GRUCell`, `RNN`), with an optional
+# `record` dict that keeps `emb` (B, T, n_embd), each step's state `h.{t}` (B, n_embd2) and
+# `logits` (B, T, vocab) under the Swift side's names.
+
+
+def rnn_shapes(cfg: Config) -> dict[str, list[int]]:
+    """makemore's RNN state_dict: start, wte, the cell's Linears, lm_head."""
+    E, H, V = cfg.embed, cfg.hidden, cfg.vocab_size
+    shapes = {"start": [1, H], "wte.weight": [V, E]}
+    for name in (("xh_to_h",) if cfg.model == "rnn" else ("xh_to_z", "xh_to_r", "xh_to_hbar")):
+        shapes[f"cell.{name}.weight"] = [H, E + H]
+        shapes[f"cell.{name}.bias"] = [H]
+    shapes["lm_head.weight"] = [V, H]
+    shapes["lm_head.bias"] = [V]
+    return shapes
+
+
+class RNNCell(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.xh_to_h = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+
+    def forward(self, xt, hprev):
+        xh = torch.cat([xt, hprev], dim=1)
+        ht = F.tanh(self.xh_to_h(xh))
+        return ht
+
+
+class GRUCell(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.xh_to_z = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+        self.xh_to_r = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+        self.xh_to_hbar = torch.nn.Linear(cfg.embed + cfg.hidden, cfg.hidden)
+
+    def forward(self, xt, hprev):
+        xh = torch.cat([xt, hprev], dim=1)
+        r = F.sigmoid(self.xh_to_r(xh))
+        hprev_reset = r * hprev
+        xhr = torch.cat([xt, hprev_reset], dim=1)
+        hbar = F.tanh(self.xh_to_hbar(xhr))
+        z = F.sigmoid(self.xh_to_z(xh))
+        ht = (1 - z) * hprev + z * hbar
+        return ht
+
+
+class RNN(torch.nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.block_size = cfg.block
+        self.vocab_size = cfg.vocab_size
+        self.start = torch.nn.Parameter(torch.zeros(1, cfg.hidden))  # the starting hidden state
+        self.wte = torch.nn.Embedding(cfg.vocab_size, cfg.embed)  # token embeddings table
+        self.cell = RNNCell(cfg) if cfg.model == "rnn" else GRUCell(cfg)
+        self.lm_head = torch.nn.Linear(cfg.hidden, self.vocab_size)
+
+    def forward(self, idx, targets=None, record=None):
+        r = {} if record is None else record
+        b, t = idx.size()
+        emb = r["emb"] = self.wte(idx)  # (b, t, n_embd)
+        hprev = self.start.expand((b, -1))
+        hiddens = []
+        for i in range(t):
+            xt = emb[:, i, :]  # (b, n_embd)
+            ht = r[f"h.{i}"] = self.cell(xt, hprev)  # (b, n_embd2)
+            hprev = ht
+            hiddens.append(ht)
+        hidden = torch.stack(hiddens, 1)  # (b, t, n_embd2)
+        logits = r["logits"] = self.lm_head(hidden)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+WORD_MODULES = {"transformer": Transformer, "bigram": Bigram, "bow": BoW, "rnn": RNN, "gru": RNN}
 
 
 def word_model(cfg: Config, tensors: Tensors, dtype: torch.dtype = torch.float32) -> torch.nn.Module:

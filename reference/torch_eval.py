@@ -73,7 +73,7 @@ def transformer_losses(path: str, cfg: Config, words: list[str]) -> dict[str, fl
 
 
 def word_model_losses(path: str, cfg: Config, words: list[str]) -> dict[str, float]:
-    """The split losses of makemore's `Bigram` or `BoW` with the checkpoint's whole state_dict
+    """The split losses of makemore's `Bigram`, `BoW` or `RNN` (rnn, gru) with the checkpoint's whole state_dict
     loaded into it: every tensor but the optimizer's, strict=False, and nothing missing but the
     bag of words' causal-mask buffer (`context_block.cbow.bias`, which the file does not store)."""
     _, tensors = mm.load_safetensors(path)
@@ -103,7 +103,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    if cfg.model in ("bigram", "bow"):
+    if cfg.model in ("bigram", "bow") + mm.RNNS:
         try:
             losses = word_model_losses(args.checkpoint, cfg, words)
         except InputError as error:

@@ -26,6 +26,10 @@ The metadata key `model` says which model (`mlp` when absent):
            row_logits (the batch's lookups) and logits (the table).
   bow      makemore's BoW (makemore_reference.BoW), read as the transformer: rows logits,
            lm_head, out, mlp.out, c_proj, mlp.tanh, mlp.fc, c_fc, mid, cbow, emb, wpe, wte.
+  rnn, gru makemore's RNN with its RNNCell or GRUCell (makemore_reference.RNN), read as the
+           transformer; rows logits, lm_head, the state of every step `h.{t}` (B, hidden; last
+           step first; zero gradient past a word's end on both sides), the cell's Linears,
+           start, emb, wte.
 
 The run fails (exit status 1) if any row is not approx, if a tensor the file should hold is
 missing, if a shape differs, if the metadata disagrees with the tensors, or if its `model` is
@@ -87,6 +91,10 @@ def gradient_rows(cfg: Config) -> list[str]:
         return rows + ["emb", "transformer.wpe.weight", "transformer.wte.weight"]
     if cfg.model == "bigram":
         return ["row_logits", "logits"]
+    if cfg.model in mm.RNNS:
+        cell = ["xh_to_h"] if cfg.model == "rnn" else ["xh_to_z", "xh_to_r", "xh_to_hbar"]
+        return (["logits", "lm_head.weight", "lm_head.bias"] + [f"h.{t}" for t in range(cfg.block - 1, -1, -1)]
+                + [f"cell.{n}.{p}" for n in cell for p in ("weight", "bias")] + ["start", "emb", "wte.weight"])
     if cfg.model == "bow":
         return ["logits", "lm_head.weight", "lm_head.bias", "out", "mlp.out", "context_block.mlp.c_proj.weight",
                 "context_block.mlp.c_proj.bias", "mlp.tanh", "mlp.fc", "context_block.mlp.c_fc.weight",
@@ -143,7 +151,8 @@ def check_inputs(cfg: Config, tensors: dict[str, torch.Tensor]) -> tuple[list[st
         raise InputError("missing from the file: " + ", ".join(missing_inputs + missing_grads))
 
     errors = []
-    table = {"transformer": "transformer.wte.weight", "bigram": "logits", "bow": "wte.weight"}.get(cfg.model, "C")
+    table = {"transformer": "transformer.wte.weight", "bigram": "logits", "bow": "wte.weight", "rnn": "wte.weight",
+             "gru": "wte.weight"}.get(cfg.model, "C")
     if cfg.vocab_size != tensors[table].shape[0]:
         errors.append(f"metadata vocab has {cfg.vocab_size} characters but {table} has {tensors[table].shape[0]} rows")
     errors += mm.shape_problems(tensors, expected)
@@ -181,7 +190,8 @@ class Step:
     def grad(self, name: str) -> torch.Tensor:
         t = self.inter[name] if name in self.inter else self.params[name]
         assert t.grad is not None, name
-        return t.grad[self.mask] if self.mask is not None and name in self.inter else t.grad
+        positions = self.mask is not None and name in self.inter and t.grad.dim() == 3  # not the rnn's h.{t}
+        return t.grad[self.mask] if positions else t.grad
 
 
 def stepwise_cross_entropy(logits: torch.Tensor, Yb: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -439,6 +449,8 @@ def run(path: str, force_float64: bool) -> int:
         shape = f"layers {cfg.layers}, heads {cfg.heads}"
     if cfg.model in ("bigram", "bow"):
         shape = "one block"
+    if cfg.model in mm.RNNS:
+        shape = "one cell"
     model = "" if cfg.model == "mlp" else f"model {cfg.model}, "
     print(f"{path}: {model}embed {cfg.embed}, hidden {cfg.hidden}, block {cfg.block}, {shape}, "
           f"batch {cfg.batch}, vocab {len(cfg.vocab)}, eps {cfg.eps:g}, seed {cfg.seed}")

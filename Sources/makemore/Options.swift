@@ -33,9 +33,9 @@ struct ModelOptions: ParsableArguments {
         discussion: Models.all.map { "\($0.name): \($0.summary)" }.joined(separator: "\n"),
         valueName: "name"))
     var model: String?
-    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24, transformer 64).")
+    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24, transformer 64, rnn and gru 64 (16 for gradcheck and bench)).")
     var embed: Int?
-    @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128).")
+    @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128), or of the rnn's and gru's state (n_embd2; 64, 12 for gradcheck and bench).")
     var hidden: Int?
     @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer: the longest word + 1, 16 on the names).")
     var block: Int?

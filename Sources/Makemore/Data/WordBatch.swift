@@ -66,6 +66,8 @@ public struct WordBatch: Minibatch, Equatable {
     /// `count` empty words (one position each: `0` predicting `0`).
     public init(count: Int, blockSize: Int) {
         self.init(words: Array(repeating: [], count: count), blockSize: blockSize)
+        inputs.reserveCapacity(count * blockSize)  // room for any words: a refill never grows them
+        targets.reserveCapacity(count * blockSize)
     }
 
     /// The words `range` of `dataset`, in order.

@@ -304,6 +304,8 @@ package enum Models {
             Transformer<Float>.self,
             Bigram<Float>.self,
             BoW<Float>.self,
+            RNN<Float>.self,
+            GRU<Float>.self,
         ]
     }
 
