@@ -152,3 +152,27 @@ extension Splits {
                 + "(the start token takes a position); give --block \(longest + 1) or more, or leave --block out to take the longest word + 1")
     }
 }
+
+extension WordBatch {
+    /// The batch that predicts the character after `word` (without the start token), as makemore's
+    /// `generate` crops `idx`: the last `blockSize` tokens, so a word of `blockSize` characters or
+    /// more is read without the start token. The prediction is at its last row.
+    init(sampling word: [Int32], blockSize: Int) {
+        self = word.count < blockSize
+            ? WordBatch(words: [word], blockSize: blockSize) : WordBatch(sequence: Array(word.suffix(blockSize)), blockSize: blockSize)
+    }
+}
+
+extension Dataset {
+    /// The mean of `loss` per position over every word, `chunk` words at a time: `loss` gives the
+    /// mean over one batch of words, weighted here by its positions.
+    func meanLossOverWords(chunk: Int, _ loss: (WordBatch) -> Double) -> Double {
+        guard wordCount > 0 else { return .nan }
+        var total = 0.0
+        for first in stride(from: 0, to: wordCount, by: chunk) {
+            let batch = WordBatch(words: first..<Swift.min(first + chunk, wordCount), of: self)
+            total += loss(batch) * Double(batch.rows)
+        }
+        return total / Double(count)
+    }
+}

@@ -83,13 +83,7 @@ public final class Bigram<T: Scalar> {
 
     /// The mean cross-entropy per position over every word of `dataset`, `chunk` words at a time.
     public func loss(on dataset: Dataset, chunk: Int = 256) -> Double {
-        guard dataset.wordCount > 0 else { return .nan }
-        var total = 0.0
-        for first in stride(from: 0, to: dataset.wordCount, by: chunk) {
-            let batch = WordBatch(words: first..<Swift.min(first + chunk, dataset.wordCount), of: dataset)
-            total += Double(forward(batch)) * Double(batch.rows)
-        }
-        return total / Double(dataset.count)
+        dataset.meanLossOverWords(chunk: chunk) { Double(forward($0)) }
     }
 
     /// The logits of the character after `word`: the table's row of its last character (of `.`,

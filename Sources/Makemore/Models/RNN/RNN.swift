@@ -160,22 +160,14 @@ public final class RecurrentModel<T: Scalar, Cell: RecurrentCell> {
 
     /// The mean cross-entropy per position over every word of `dataset`, `chunk` words at a time.
     public func loss(on dataset: Dataset, chunk: Int = 256) -> Double {
-        guard dataset.wordCount > 0 else { return .nan }
-        var total = 0.0
-        for first in stride(from: 0, to: dataset.wordCount, by: chunk) {
-            let batch = WordBatch(words: first..<Swift.min(first + chunk, dataset.wordCount), of: dataset)
-            total += Double(forward(batch)) * Double(batch.rows)
-        }
-        return total / Double(dataset.count)
+        dataset.meanLossOverWords(chunk: chunk) { Double(forward($0)) }
     }
 
     /// The logits of the character after `word` (without the start token): `[vocab]`. As
     /// makemore's `generate`, the model reads the last `blockSize` tokens (the start token, then
     /// the word; a word of `blockSize` characters or more without the start token).
     public func logits(after word: [Int32]) -> Tensor<T> {
-        let b = config.blockSize
-        let batch = word.count < b
-            ? WordBatch(words: [word], blockSize: b) : WordBatch(sequence: Array(word.suffix(b)), blockSize: b)
+        let batch = WordBatch(sampling: word, blockSize: config.blockSize)
         let logits = forwardLogits(batch)
         return logits.rows(batch.rows - 1..<batch.rows).reshaped([config.vocabularySize])  // one word: its last step is last
     }
