@@ -10,7 +10,9 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes a run directory: model.safetensors (checkpoint, saved atomically every --eval-every \
             steps), log.csv, loss.svg and samples.txt. Ctrl-C saves and stops; --resume continues \
-            from the run directory, bit for bit as if never stopped.
+            from the run directory, bit for bit as if never stopped. --diagnostics adds report.html \
+            (open it in a browser) and --tensorboard event files (tensorboard --logdir DIR); neither \
+            changes the run's numbers.
             """
     )
 
@@ -18,6 +20,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Input and output") var output: RunOptions
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Optimization") var optimization: OptimizationOptions
+    @OptionGroup(title: "Diagnostics") var inspection: DiagnosticsOptions
 
     func run() throws {
         // The run directory is created only once everything else checked out: bad input leaves nothing behind.
@@ -69,6 +72,11 @@ struct TrainCommand: ParsableCommand {
         directory.removeStaleTemporaryFiles()
         let threads = output.threads.apply(to: trainer)
         let options = trainer.options
+        var files: DiagnosticsFiles?
+        if inspection.isEnabled {
+            trainer.diagnostics = Diagnostics(interval: inspection.interval(for: options))
+            files = DiagnosticsFiles(directory: directory.url, startStep: trainer.step, tensorBoard: inspection.tensorboard)
+        }
         let config = trainer.model.config
         let modelLine = describe(trainer.model) + (config.trainingDetails.map { ", \($0)" } ?? "")
         let resuming = output.resume ? ", resuming at step \(trainer.step)" : ""
@@ -82,7 +90,14 @@ struct TrainCommand: ParsableCommand {
             ("lr", options.learningRateSummary),
             ("eval", "dev loss and checkpoint every \(options.evaluationInterval) steps; \(RunDirectory.bestFile) at the lowest dev loss"),
             ("out", directory.url.path),
-        ])
+        ] + (files == nil ? [] : [("diagnostics", inspection.describe(for: options))]))
+        let dataLine = data.describe(words, fallback: trainer.dataPath)
+        func saveDiagnostics(losses: SplitLosses? = nil) throws {
+            guard let files, let diagnostics = trainer.diagnostics else { return }
+            try files.save(log: trainer.log, snapshots: diagnostics.snapshots)
+            guard inspection.diagnostics else { return }
+            try writeReport(trainer: trainer, data: dataLine, losses: losses, to: directory)
+        }
 
         try directory.save(trainer.checkpoint(), log: trainer.log)
         Interrupt.install()
@@ -96,6 +111,9 @@ struct TrainCommand: ParsableCommand {
                 case .evaluation(let step, let devLoss):
                     progress.evaluation(step, devLoss: devLoss)
                     try directory.save(trainer.checkpoint(), log: trainer.log, isBest: trainer.best?.step == step)
+                    try saveDiagnostics()
+                case .diagnostics:
+                    break
                 }
             }
         } catch {
@@ -109,6 +127,7 @@ struct TrainCommand: ParsableCommand {
         }
         if outcome == .stopped {
             try directory.save(trainer.checkpoint(), log: trainer.log)
+            try saveDiagnostics()
             print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(output.out)")
             throw ExitCode(128 + (Interrupt.receivedSignal ?? SIGINT))
         }
@@ -129,10 +148,67 @@ struct TrainCommand: ParsableCommand {
         if let best = trainer.best {
             print(String(format: "best: dev loss %.4f at step %d, saved as %@ (makemore eval --best)", best.devLoss, best.step, RunDirectory.bestFile))
         }
-        let files = [RunDirectory.modelFile] + (trainer.best == nil ? [] : [RunDirectory.bestFile])
+        try saveDiagnostics(losses: losses)
+        let written = [RunDirectory.modelFile] + (trainer.best == nil ? [] : [RunDirectory.bestFile])
             + [RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
-        print("wrote \(directory.url.path)/{\(files.joined(separator: ", "))}")
+            + (files == nil ? [] : [DiagnosticsFiles.csvFile]) + (inspection.diagnostics ? [DiagnosticsFiles.reportFile] : [])
+            + (files?.eventFile.map { [$0.lastPathComponent] } ?? [])
+        print("wrote \(directory.url.path)/{\(written.joined(separator: ", "))}")
+        if let warnings = trainer.diagnostics.map({ Diagnostics.warnings($0.snapshots) }), !warnings.isEmpty {
+            print("diagnostics warnings:")
+            for line in warnings { print("  " + line) }
+        }
     }
+}
+
+/// What to look at while training: the lecture's diagnostics, as a report and for TensorBoard.
+struct DiagnosticsOptions: ParsableArguments {
+    @Flag(help: "Write report.html: activation and gradient distributions, update:data ratios, batch-norm statistics (opens in any browser).")
+    var diagnostics = false
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "With --diagnostics or --tensorboard: look at every this many steps, and the first and last (default: a tenth of --eval-every).",
+        valueName: "n"))
+    var diagnosticsEvery: Int?
+    @Flag(help: "Write TensorBoard event files into the run directory (Loss/train, Loss/dev, lr, update ratios, histograms): tensorboard --logdir DIR.")
+    var tensorboard = false
+
+    var isEnabled: Bool { diagnostics || tensorboard }
+
+    func validate() throws {
+        if let diagnosticsEvery {
+            guard diagnosticsEvery >= 1 else { throw ValidationError("--diagnostics-every must be at least 1, got \(diagnosticsEvery)") }
+            guard isEnabled else { throw ValidationError("--diagnostics-every needs --diagnostics or --tensorboard") }
+        }
+    }
+
+    func interval(for options: TrainingOptions) -> Int {
+        diagnosticsEvery ?? Swift.max(1, options.evaluationInterval / 10)
+    }
+
+    func describe(for options: TrainingOptions) -> String {
+        let outputs = [DiagnosticsFiles.csvFile] + (diagnostics ? [DiagnosticsFiles.reportFile] : []) + (tensorboard ? ["TensorBoard events"] : [])
+        return "every \(interval(for: options)) steps (an extra forward and backward on a copy): " + outputs.joined(separator: ", ")
+    }
+}
+
+/// Writes `report.html` of `trainer`'s run into `directory`.
+func writeReport(trainer: Trainer, data: String, losses: SplitLosses?, to directory: RunDirectory) throws {
+    let options = trainer.options
+    var header = [
+        ("model", describe(trainer.model)),
+        ("configuration", "\(options.steps) steps, batch \(options.batchSize), seed \(options.seed); \(options.optimizer.summary); lr \(options.learningRateSummary)"),
+        ("data", data),
+        ("split", describe(trainer.splits)),
+        ("trained", "\(trainer.step) steps"),
+    ]
+    if let losses {
+        header.append(("final losses", String(format: "train %.4f, val %.4f, test %.4f", losses.train, losses.dev, losses.test)))
+    }
+    if let best = trainer.best { header.append(("best dev loss", String(format: "%.4f at step %d", best.devLoss, best.step))) }
+    let report = DiagnosticsReport(
+        title: "makemore \(trainer.model.name): diagnostics", header: header, log: trainer.log,
+        snapshots: trainer.diagnostics?.snapshots ?? [])
+    try directory.writeText(report.html(), to: directory.url.appendingPathComponent(DiagnosticsFiles.reportFile))
 }
 
 /// Where the run goes.

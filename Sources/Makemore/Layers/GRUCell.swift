@@ -97,6 +97,31 @@ public enum GRUCell: RecurrentCell {
         toR.addWeightGradient(x: xh, dOut: scratch[2], rows: rows)
     }
 
+    /// The gates `r` and `z` (sigmoid) and the candidate `hbar` (tanh), with the gradients
+    /// arriving at each, rebuilt from what `backward` keeps: `dhbar = dh_t · z`,
+    /// `dz = dh_t · (hbar - h)`, `dr = dxrh[:, E:] · h` (`h` the previous state). New tensors.
+    public static func nonlinearities(
+        xh: Tensor<Float>, cache: [Tensor<Float>], h: Tensor<Float>, dH: Tensor<Float>, scratch: [Tensor<Float>], rows: Range<Int>
+    ) -> [NonlinearityOutput] {
+        let n = h.columns, w = xh.columns, e = w - n, m = rows.count
+        let dR = Tensor<Float>(shape: [m, n]), dZ = Tensor<Float>(shape: [m, n]), dHbar = Tensor<Float>(shape: [m, n])
+        let r = cache[0].rows(rows), z = cache[1].rows(rows), hbar = cache[2].rows(rows)
+        for i in 0..<m {
+            let row = rows.lowerBound + i
+            for j in 0..<n {
+                let k = i * n + j, hPrevious = xh[row, e + j], d = dH[row, j]
+                dHbar[k] = d * z[k]
+                dZ[k] = d * (hbar[k] - hPrevious)
+                dR[k] = scratch[3][row, e + j] * hPrevious
+            }
+        }
+        return [
+            NonlinearityOutput(name: "gate r", kind: .sigmoid, output: r, gradient: dR),
+            NonlinearityOutput(name: "gate z", kind: .sigmoid, output: z, gradient: dZ),
+            NonlinearityOutput(name: "hbar tanh", kind: .tanh, output: hbar, gradient: dHbar),
+        ]
+    }
+
     /// `v = ½ + ½ tanh(v / 2)`, in place.
     @_specialize(where T == Float)
     static func sigmoid<T: Scalar>(_ v: UnsafeMutablePointer<T>, count: Int) {

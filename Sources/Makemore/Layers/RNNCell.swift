@@ -32,6 +32,11 @@ public protocol RecurrentCell: Sendable {
     /// Adds every Linear's weight and bias gradient over `rows` (all the steps' rows).
     static func weightGradients<T: Scalar>(
         _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], scratch: [Tensor<T>], rows: Range<Int>)
+    /// The cell's nonlinearities over `rows` after `forward` and `backward` on every step (`dH`
+    /// complete, `scratch` as `backward` left it): each output and the gradient arriving at it.
+    static func nonlinearities(
+        xh: Tensor<Float>, cache: [Tensor<Float>], h: Tensor<Float>, dH: Tensor<Float>, scratch: [Tensor<Float>], rows: Range<Int>
+    ) -> [NonlinearityOutput]
 }
 
 /// makemore's `RNNCell`, the Elman cell:
@@ -75,6 +80,13 @@ public enum RNNCell: RecurrentCell {
         _ linears: [TorchLinear<T>], xh: Tensor<T>, cache: [Tensor<T>], scratch: [Tensor<T>], rows: Range<Int>
     ) {
         linears[0].addWeightGradient(x: xh, dOut: scratch[0], rows: rows)
+    }
+
+    /// The tanh: the states `h` and their gradients `dH`.
+    public static func nonlinearities(
+        xh: Tensor<Float>, cache: [Tensor<Float>], h: Tensor<Float>, dH: Tensor<Float>, scratch: [Tensor<Float>], rows: Range<Int>
+    ) -> [NonlinearityOutput] {
+        [NonlinearityOutput(name: "tanh", kind: .tanh, output: h.rows(rows), gradient: dH.rows(rows))]
     }
 }
 

@@ -70,6 +70,15 @@ public protocol LanguageModel: AnyObject {
     /// `[vocabularySize]`, valid until the next call.
     func logits(after word: [Int32]) -> Tensor<Float>
 
+    // MARK: Diagnostics
+
+    /// Each nonlinearity's output and the gradient arriving at it, from the last plain `forward`
+    /// and `backward` (empty before them, and for a model without one: the bigram).
+    var nonlinearities: [NonlinearityOutput] { get }
+    /// Each batch-norm's input and running statistics after the last plain `forward` (empty for a
+    /// model without batch-norm).
+    var batchNormInputs: [BatchNormInput] { get }
+
     // MARK: Checking
 
     /// One batch through the model's step-by-step forward, with its hand-written backward, for
@@ -114,6 +123,20 @@ extension LanguageModel {
     }
 
     public var finishingStep: String? { nil }
+    public var batchNormInputs: [BatchNormInput] { [] }
+
+    /// An independent model with a copy of this one's values (gradients zero): what diagnostics
+    /// run their extra plain pass on, so that the model trained is not touched.
+    public func independentCopy() -> Self {
+        Self(config: config, parameters: parameters.copy())
+    }
+
+    /// The plain `forward` and `backward` on a batch from `makeBatch`; returns the loss.
+    public func plainForwardBackward(on batch: any Minibatch) -> Float {
+        let loss = forward(batch as! TrainingBatch)
+        backward(batch as! TrainingBatch)
+        return loss
+    }
     public static var gradientCheckBatchSize: Int { 32 }
 
     /// A batch of `count` examples of the kind this model trains on, to be refilled: for a caller

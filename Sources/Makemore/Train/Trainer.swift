@@ -32,6 +32,10 @@ public final class Trainer {
     /// When set, chooses the model's number of threads as training goes (see `ThreadTuner`);
     /// otherwise `model.threads` stays as it is.
     package var threadTuner: ThreadTuner?
+    /// When set, the steps it says are due are looked at (see `Diagnostics`): an extra plain
+    /// forward and backward on a copy of the model before the step, the update measured after it.
+    /// The steps in between run as without it, and the run's numbers do not change.
+    public var diagnostics: Diagnostics?
     private var batch: any Minibatch
 
     /// What the trainer tells its caller as it goes. The dev loss of an `.evaluation` is the best
@@ -41,6 +45,8 @@ public final class Trainer {
         case step(Int, loss: Float)
         /// The dev loss was measured after this step.
         case evaluation(Int, devLoss: Double)
+        /// `diagnostics` looked at this step.
+        case diagnostics(DiagnosticsSnapshot)
     }
 
     /// How `train` returned.
@@ -120,6 +126,7 @@ public final class Trainer {
             evaluated = false
             batch.refill(from: splits.train, using: &generator)
             let learningRate = options.learningRate(atStep: step)
+            let pending = diagnostics.flatMap { $0.isDue(step: step + 1, lastStep: options.steps) ? $0.prepare(model: model, batch: batch) : nil }
             let loss = model.trainingStep(on: batch, optimizer: options.optimizer, state: optimizerState, learningRate: learningRate)
             guard loss.isFinite else {
                 throw MakemoreError(
@@ -129,6 +136,9 @@ public final class Trainer {
             step += 1
             log.append(step: step, learningRate: learningRate, loss: loss)
             try observe(.step(step, loss: loss))
+            if let pending, let diagnostics {
+                try observe(.diagnostics(diagnostics.record(pending, model: model, step: step, learningRate: learningRate)))
+            }
             if evaluatesDevLoss && (step % options.evaluationInterval == 0 || step == options.steps) {
                 let devLoss = model.loss(on: splits.dev)
                 log.recordDevLoss(devLoss, atStep: step)

@@ -157,6 +157,9 @@ extension Bigram: LanguageModel where T == Float {
     }
     public var parallelism: Int { 1 }
 
+    /// None: the bigram is a table of logits.
+    public var nonlinearities: [NonlinearityOutput] { [] }
+
     /// `forward` and `backward` as one `BigramFastStep`: the same numbers, bit for bit.
     public func forwardBackward(_ batch: WordBatch) -> Float {
         fastStep(for: batch).run(batch)

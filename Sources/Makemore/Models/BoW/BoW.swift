@@ -186,6 +186,12 @@ extension BoW: LanguageModel where T == Float {
     }
     public var parallelism: Int { 1 }
 
+    /// The MLP's tanh (`tanh`): `tanh` of `activations` and `dActivations`, `(rows, hidden)`.
+    public var nonlinearities: [NonlinearityOutput] {
+        guard let a = activations, let d = dActivations, a.tanh.count == d.tanh.count else { return [] }
+        return [NonlinearityOutput(name: "tanh", kind: .tanh, output: a.tanh, gradient: d.tanh)]
+    }
+
     /// `forward` and `backward` as one `BoWFastStep`: the same numbers, bit for bit.
     public func forwardBackward(_ batch: WordBatch) -> Float {
         fastStep(for: batch).run(batch)

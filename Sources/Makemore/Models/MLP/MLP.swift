@@ -439,6 +439,20 @@ extension MLP: LanguageModel where T == Float {
         batch.withPointers { forwardBackward(contexts: $0, targets: $1, count: batch.count) }
     }
 
+    /// Each hidden layer's tanh (`tanh 1`, ...): `h` and `dH` of the plain path.
+    public var nonlinearities: [NonlinearityOutput] {
+        guard let a = activations else { return [] }
+        return a.hidden.enumerated().map { i, h in NonlinearityOutput(name: "tanh \(i + 1)", kind: .tanh, output: h.h, gradient: h.dH) }
+    }
+
+    /// Each hidden layer's batch-norm (`batchnorm 1`, ...): its input `hprebn`.
+    public var batchNormInputs: [BatchNormInput] {
+        guard let a = activations else { return [] }
+        return zip(a.hidden, p.hidden).enumerated().map { i, layer in
+            BatchNormInput(name: "batchnorm \(i + 1)", input: layer.0.hprebn, runningMean: layer.1.runningMean, runningVariance: layer.1.runningVariance)
+        }
+    }
+
     public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
 
     public func finishTraining(on train: Dataset) {

@@ -325,6 +325,13 @@ extension RecurrentModel: LanguageModel where T == Float {
     /// One thread: each step's products are small and the steps run one after another.
     public var parallelism: Int { 1 }
 
+    /// The cell's nonlinearities over every position of the last plain `forward` and `backward`
+    /// (see `RecurrentCell.nonlinearities`).
+    public var nonlinearities: [NonlinearityOutput] {
+        guard let a = activations, let d = dActivations, d.scratch.count > 0 else { return [] }
+        return Cell.nonlinearities(xh: a.xh, cache: a.cache, h: a.h, dH: d.h, scratch: d.scratch, rows: 0..<a.steps.rows)
+    }
+
     /// makemore's recipe: AdamW (betas 0.9, 0.99, eps 1e-8, weight decay 0.01) at a constant
     /// 5e-4, batches of 32 words, the dev loss every 500 steps (`best.safetensors` keeps the
     /// lowest); 10,000 steps.

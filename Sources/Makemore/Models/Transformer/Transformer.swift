@@ -370,6 +370,14 @@ extension Transformer: LanguageModel where T == Float {
         "makemore's Transformer: token and position embeddings, blocks of causal self-attention and a GELU MLP, LayerNorm"
     }
 
+    /// Each block's GELU (`block 1 gelu`, ...): `gelu` of `activations` and `dActivations`, `(rows, 4C)`.
+    public var nonlinearities: [NonlinearityOutput] {
+        guard let a = activations, let d = dActivations, a.rows == d.rows else { return [] }
+        return zip(a.blocks, d.blocks).enumerated().map { i, b in
+            NonlinearityOutput(name: "block \(i + 1) gelu", kind: .gelu, output: b.0.gelu, gradient: b.1.gelu)
+        }
+    }
+
     /// Threads a training step uses: `threads`, at most 2 (see `TransformerFastStep`).
     public var parallelism: Int { Swift.max(1, Swift.min(threads, 2)) }
 

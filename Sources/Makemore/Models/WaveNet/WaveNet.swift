@@ -355,6 +355,22 @@ extension WaveNet: LanguageModel where T == Float {
         batch.withPointers { trainingStep(contexts: $0, targets: $1, count: batch.count, learningRate: nil) }
     }
 
+    /// Each level's tanh (`level 1 tanh`, ...): `h` and `dH` of the plain path, `(B·T/2^i, hidden)`.
+    public var nonlinearities: [NonlinearityOutput] {
+        guard let a = activations, a.levels.first?.dH.count == a.levels.first?.h.count else { return [] }
+        return a.levels.enumerated().map { i, h in NonlinearityOutput(name: "level \(i + 1) tanh", kind: .tanh, output: h.h, gradient: h.dH) }
+    }
+
+    /// Each level's batch-norm (`level 1 batchnorm`, ...): its input `hprebn`, over the batch and time.
+    public var batchNormInputs: [BatchNormInput] {
+        guard let a = activations else { return [] }
+        return zip(a.levels, p.levels).enumerated().map { i, level in
+            BatchNormInput(
+                name: "level \(i + 1) batchnorm", input: level.0.hprebn, runningMean: level.1.runningMean,
+                runningVariance: level.1.runningVariance)
+        }
+    }
+
     /// Calibration only when asked (`--calibrate`): the lecture evaluates its WaveNet with the
     /// running statistics.
     public var finishingStep: String? { config.calibrates ? "calibrating batch-norm on the whole training split" : nil }
