@@ -245,7 +245,10 @@ package struct DiagnosticsReport {
         var (y0, y1) = (ys.min()!, ys.max()!)
         if diagonal { (x0, x1, y0, y1) = (Swift.min(x0, y0), Swift.max(x1, y1), Swift.min(x0, y0), Swift.max(x1, y1)) }
         if x1 <= x0 { (x0, x1) = (x0 - 0.5, x1 + 0.5) }
-        if y1 <= y0 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
+        if y1 <= y0 {
+            let half = y0 == 0 ? 0.5 : 0.25 * abs(y0)  // a flat series (a constant learning rate) in the middle
+            (y0, y1) = (y0 - half, y1 + half)
+        }
         let padding = 0.04 * (y1 - y0)
         (y0, y1) = (y0 - padding, y1 + padding)
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
@@ -298,7 +301,7 @@ package struct DiagnosticsReport {
         let raw = (b - a) / 5, magnitude = pow(10, (log10(raw)).rounded(.down)), residual = raw / magnitude
         let step = magnitude * (residual > 5 ? 10 : residual > 2 ? 5 : residual > 1 ? 2 : 1)
         guard step.isFinite, step > 0 else { return [] }
-        return Swift.stride(from: (a / step).rounded(.up) * step, through: b, by: step).map { $0 }
+        return Swift.stride(from: (a / step).rounded(.up) * step, through: b, by: step).map { abs($0) < step * 1e-9 ? 0 : $0 }
     }
 
     private func tickLabel(_ value: Double) -> String {
