@@ -358,8 +358,8 @@ public final class Diagnostics {
         for n in last.nonlinearities {
             if n.kind.saturates && n.saturatedShare > 0.1 {
                 lines.append(String(
-                    format: "%@: %.0f%% of the outputs are saturated (|t| > 0.97): little gradient flows back; "
-                        + "initialize the layer before it smaller (the lecture's gain 5/3 / √fan_in) or add batch-norm",
+                    format: "%@: %.0f%% of the outputs are saturated: little gradient flows back through them; a smaller learning rate, "
+                        + "a smaller initialization of the layer before it (the lecture's 5/3 / √fan_in) or batch-norm keeps them in range",
                     n.name, 100 * n.saturatedShare))
             }
             if n.deadUnits > 0 {

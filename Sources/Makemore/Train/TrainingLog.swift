@@ -35,7 +35,7 @@ public struct TrainingLog: Equatable, Sendable {
     }
 
     /// The records of steps up to `step`.
-    func truncated(toStep step: Int) -> TrainingLog {
+    package func truncated(toStep step: Int) -> TrainingLog {
         var result = self
         let keep = Swift.max(0, Swift.min(losses.count, step - firstStep + 1))
         result.losses.removeSubrange(keep...)
