@@ -49,6 +49,9 @@ def main() -> None:
     acc.Reload()
     tags = acc.Tags()
     scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}
+    for tag in tags["scalars"]:
+        if len(acc.Scalars(tag)) != len(scalars[tag]):
+            fail(f"{tag}: {len(acc.Scalars(tag))} events for {len(scalars[tag])} steps (a step written twice)")
 
     train, lr, dev = {}, {}, {}
     with open(run / "log.csv", newline="") as f:

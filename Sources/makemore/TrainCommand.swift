@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
         let lock = try directory.lock()
         defer { lock.release() }
         directory.removeStaleTemporaryFiles()
+        if !output.resume { DiagnosticsFiles.removeEarlierRun(in: directory.url) }
         let threads = output.threads.apply(to: trainer)
         let options = trainer.options
         var files: DiagnosticsFiles?
@@ -92,10 +93,14 @@ struct TrainCommand: ParsableCommand {
             ("out", directory.url.path),
         ] + (files == nil ? [] : [("diagnostics", inspection.describe(for: options))]))
         let dataLine = data.describe(words, fallback: trainer.dataPath)
-        func saveDiagnostics(losses: SplitLosses? = nil) throws {
+        var fileSeconds = 0.0
+        // The report is written when training ends or stops; the table and the events at every save.
+        func saveDiagnostics(losses: SplitLosses? = nil, report: Bool = false) throws {
             guard let files, let diagnostics = trainer.diagnostics else { return }
+            let start = Date()
+            defer { fileSeconds += Date().timeIntervalSince(start) }
             try files.save(log: trainer.log, snapshots: diagnostics.snapshots)
-            guard inspection.diagnostics else { return }
+            guard inspection.diagnostics && report else { return }
             try writeReport(trainer: trainer, data: dataLine, losses: losses, to: directory)
         }
 
@@ -127,7 +132,7 @@ struct TrainCommand: ParsableCommand {
         }
         if outcome == .stopped {
             try directory.save(trainer.checkpoint(), log: trainer.log)
-            try saveDiagnostics()
+            try saveDiagnostics(report: true)
             print("stopped at step \(trainer.step); saved \(directory.model.path). Continue with: makemore train --resume --out \(output.out)")
             throw ExitCode(128 + (Interrupt.receivedSignal ?? SIGINT))
         }
@@ -148,12 +153,18 @@ struct TrainCommand: ParsableCommand {
         if let best = trainer.best {
             print(String(format: "best: dev loss %.4f at step %d, saved as %@ (makemore eval --best)", best.devLoss, best.step, RunDirectory.bestFile))
         }
-        try saveDiagnostics(losses: losses)
+        try saveDiagnostics(losses: losses, report: true)
         let written = [RunDirectory.modelFile] + (trainer.best == nil ? [] : [RunDirectory.bestFile])
             + [RunDirectory.logFile, RunDirectory.plotFile, RunDirectory.samplesFile]
             + (files == nil ? [] : [DiagnosticsFiles.csvFile]) + (inspection.diagnostics ? [DiagnosticsFiles.reportFile] : [])
             + (files?.eventFile.map { [$0.lastPathComponent] } ?? [])
         print("wrote \(directory.url.path)/{\(written.joined(separator: ", "))}")
+        if let diagnostics = trainer.diagnostics, files != nil {
+            print(String(
+                format: "diagnostics: %d snapshots in %.2f s (%.2f ms each), their files in %.2f s",
+                diagnostics.snapshots.count, diagnostics.seconds, 1000 * diagnostics.seconds / Double(Swift.max(1, diagnostics.snapshots.count)),
+                fileSeconds))
+        }
         if let warnings = trainer.diagnostics.map({ Diagnostics.warnings($0.snapshots) }), !warnings.isEmpty {
             print("diagnostics warnings:")
             for line in warnings { print("  " + line) }

@@ -83,3 +83,23 @@ func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
         close(directoryDescriptor)
     }
 }
+
+/// Appends `bytes` to the file at `url` (created if missing) and flushes it to disk: for a file
+/// made to be appended to, TensorBoard's event file, whose reader stops at a torn last record
+/// and reads it whole once the rest arrives. Errors are MakemoreError naming the path.
+func appendDurably(_ bytes: ArraySlice<UInt8>, to url: URL) throws {
+    let path = url.path
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o666)
+    guard descriptor >= 0 else { throw MakemoreError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+    defer { close(descriptor) }
+    var written = 0
+    while written < bytes.count {
+        let result = bytes.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress! + written, buffer.count - written) }
+        if result < 0 {
+            if errno == EINTR { continue }
+            throw MakemoreError("cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+        written += result
+    }
+    guard fsync(descriptor) == 0 else { throw MakemoreError("cannot write '\(path)': flushing to disk failed: \(String(cString: strerror(errno)))") }
+}

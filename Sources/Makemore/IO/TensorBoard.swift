@@ -25,6 +25,11 @@ import Foundation
 struct ProtobufWriter {
     private(set) var bytes: [UInt8] = []
 
+    /// Empties the message, keeping its memory (the writers of a file are reused, event after event).
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// A base-128 varint.
     mutating func appendVarint(_ value: UInt64) {
         var v = value
@@ -66,7 +71,12 @@ struct ProtobufWriter {
 
     /// Field `field` as a UTF-8 string.
     mutating func string(_ field: Int, _ value: String) {
-        self.bytes(field, Array(value.utf8))
+        var value = value
+        value.withUTF8 { utf8 in
+            appendKey(field, 2)
+            appendVarint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     /// Field `field` as a packed repeated double.
@@ -86,21 +96,22 @@ struct ProtobufWriter {
 package struct TensorBoardEvents {
     /// The file's bytes so far: the version record, then one record per event.
     package private(set) var bytes: [UInt8] = []
+    // The messages being built, reused from event to event (innermost first).
+    private var value = ProtobufWriter(), summary = ProtobufWriter(), event = ProtobufWriter()
 
     /// An event file that starts with the version record TensorBoard expects (`brain.Event:2`).
     package init(wallTime: Double) {
-        var event = ProtobufWriter()
         event.double(1, wallTime)
         event.string(3, "brain.Event:2")
-        appendRecord(event.bytes)
+        appendRecord()
     }
 
     /// A scalar `value` under `tag` at `step`.
-    package mutating func addScalar(_ tag: String, _ value: Float, step: Int, wallTime: Double) {
-        var summaryValue = ProtobufWriter()
-        summaryValue.string(1, tag)
-        summaryValue.float(2, value)
-        appendSummary(summaryValue.bytes, step: step, wallTime: wallTime)
+    package mutating func addScalar(_ tag: String, _ scalar: Float, step: Int, wallTime: Double) {
+        value.removeAll()
+        value.string(1, tag)
+        value.float(2, scalar)
+        appendSummary(step: step, wallTime: wallTime)
     }
 
     /// A histogram under `tag` at `step`: `histogram`'s bins, with `moments` of the same values.
@@ -114,30 +125,31 @@ package struct TensorBoardEvents {
         // TensorBoard's bucket_limit is each bin's right edge; the first bin starts at `min`.
         histo.packedDoubles(6, Array(histogram.edges.dropFirst()))
         histo.packedDoubles(7, histogram.counts.map(Double.init))
-        var summaryValue = ProtobufWriter()
-        summaryValue.string(1, tag)
-        summaryValue.bytes(5, histo.bytes)
-        appendSummary(summaryValue.bytes, step: step, wallTime: wallTime)
+        value.removeAll()
+        value.string(1, tag)
+        value.bytes(5, histo.bytes)
+        appendSummary(step: step, wallTime: wallTime)
     }
 
-    private mutating func appendSummary(_ value: [UInt8], step: Int, wallTime: Double) {
-        var summary = ProtobufWriter()
-        summary.bytes(1, value)
-        var event = ProtobufWriter()
+    /// The event of the summary of `value`.
+    private mutating func appendSummary(step: Int, wallTime: Double) {
+        summary.removeAll()
+        summary.bytes(1, value.bytes)
+        event.removeAll()
         event.double(1, wallTime)
         event.int64(2, Int64(step))
         event.bytes(5, summary.bytes)
-        appendRecord(event.bytes)
+        appendRecord()
     }
 
-    /// One TFRecord: length, masked CRC-32C of the length, data, masked CRC-32C of the data.
-    private mutating func appendRecord(_ data: [UInt8]) {
-        var length: [UInt8] = []
-        withUnsafeBytes(of: UInt64(data.count).littleEndian) { length.append(contentsOf: $0) }
-        bytes += length
-        appendUInt32(TensorBoardEvents.masked(CRC32C.checksum(length)))
-        bytes += data
-        appendUInt32(TensorBoardEvents.masked(CRC32C.checksum(data)))
+    /// `event` as one TFRecord: length, masked CRC-32C of the length, data, masked CRC-32C of the data.
+    private mutating func appendRecord() {
+        let start = bytes.count
+        withUnsafeBytes(of: UInt64(event.bytes.count).littleEndian) { bytes.append(contentsOf: $0) }
+        let lengthChecksum = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<start + 8])) }
+        appendUInt32(TensorBoardEvents.masked(lengthChecksum))
+        bytes += event.bytes
+        appendUInt32(TensorBoardEvents.masked(CRC32C.checksum(event.bytes)))
     }
 
     private mutating func appendUInt32(_ value: UInt32) {
@@ -167,10 +179,10 @@ package struct TensorBoardEvents {
     }
 }
 
-/// The diagnostics files of a run directory, rewritten whole (atomically) at each save from
-/// what was encoded so far: `diagnostics.csv` (`step,name,metric,value`: each weight's
+/// The diagnostics files of a run directory, brought up to date at each save: `diagnostics.csv`
+/// (rewritten whole, atomically) (`step,name,metric,value`: each weight's
 /// `update_ratio` and `grad_data_ratio`, each nonlinearity's `saturated`, `output_std` and
-/// `grad_std`) and, with TensorBoard, one event file for this process
+/// `grad_std`) and, with TensorBoard, one event file for this process, appended to
 /// (`events.out.tfevents.<time>.makemore.<pid>`): `Loss/train` and `lr` of every step, `Loss/dev`
 /// at each evaluation, and each snapshot (`TensorBoardEvents.add`). A resumed run writes a new
 /// event file from the step after its checkpoint; TensorBoard reads a directory's files together.
@@ -188,6 +200,7 @@ package final class DiagnosticsFiles {
     private var logRowsWritten = 0
     private var devWritten = 0
     private var snapshotsWritten = 0
+    private var eventBytesWritten = 0
 
     /// The files of `directory` for a run that starts after `startStep` (0 for a new run; the
     /// rows of an earlier `diagnostics.csv` up to it are kept), with an event file when `tensorBoard`.
@@ -206,11 +219,25 @@ package final class DiagnosticsFiles {
         }
     }
 
+    /// Seconds spent encoding and writing the files.
+    package private(set) var seconds = 0.0
+
+    /// Removes what an earlier run left in `directory` (its event files, `diagnostics.csv`,
+    /// `report.html`): a new run in the directory (`--overwrite`) starts without them.
+    package static func removeEarlierRun(in directory: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where name.hasPrefix("events.out.tfevents.") || name == csvFile || name == reportFile {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
     /// The event file written, if any.
     package var eventFile: URL? { events == nil ? nil : eventsURL }
 
     /// Encodes what `log` and `snapshots` hold beyond the last save and rewrites the files.
     package func save(log: TrainingLog, snapshots: [DiagnosticsSnapshot]) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let now = Date().timeIntervalSince1970
         for snapshot in snapshots.dropFirst(snapshotsWritten) {
             func row(_ name: String, _ metric: String, _ value: Double) { csv += Array("\(snapshot.step),\(name),\(metric),\(value)\n".utf8) }
@@ -238,6 +265,7 @@ package final class DiagnosticsFiles {
             events!.addScalar("Loss/dev", Float(dev.loss), step: dev.step, wallTime: now)
         }
         devWritten = log.devLosses.count
-        try writeAtomically(events!.bytes, to: eventsURL)
+        try appendDurably(events!.bytes[eventBytesWritten...], to: eventsURL)
+        eventBytesWritten = events!.bytes.count
     }
 }

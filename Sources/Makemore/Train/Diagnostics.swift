@@ -267,6 +267,9 @@ public final class Diagnostics {
     public let interval: Int
     /// The snapshots, in the order of their steps.
     public private(set) var snapshots: [DiagnosticsSnapshot] = []
+    /// Seconds spent taking them (`prepare` and `record`): what the diagnostics add to a run
+    /// besides writing their files.
+    public private(set) var seconds = 0.0
 
     /// Diagnostics every `interval` steps (at least 1).
     public init(interval: Int) {
@@ -297,6 +300,8 @@ public final class Diagnostics {
     /// Before a step on `batch`: a copy of `model` runs the plain forward and backward on it and
     /// the activations, their gradients and batch-norm's statistics are measured. `model` is not touched.
     public func prepare(model: any LanguageModel, batch: any Minibatch) -> Pending {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let copy = model.independentCopy()
         let loss = copy.plainForwardBackward(on: batch)
         // Running statistics before the step: `model`'s, at the offsets of the copy's views.
@@ -314,6 +319,8 @@ public final class Diagnostics {
     /// matrices' gradients (the copy's) and the update the step made to `model`, kept as a snapshot.
     @discardableResult
     public func record(_ pending: Pending, model: any LanguageModel, step: Int, learningRate: Double) -> DiagnosticsSnapshot {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let before = pending.copy.parameters, after = model.parameters
         let weights = Diagnostics.weightMatrices(of: model).map { entry in
             let old = Tensor<Float>(shape: entry.shape, storage: before.values, offset: entry.offset)
