@@ -182,6 +182,31 @@ import Testing
         #expect((0..<a.values.count).allSatisfy { a.values.base[$0].bitPattern == b.values.base[$0].bitPattern })
     }
 
+    /// The GRU's gate gradients are rebuilt from what its backward keeps; times each gate's local
+    /// derivative they are the gradients before the gates that the backward computed itself.
+    @Test func theGRUsGateGradientsAgreeWithItsBackward() throws {
+        let trainer = try Self.trainer(Self.models[6], options: Self.options(steps: 1))
+        let model = trainer.model as! GRU<Float>
+        var generator = SeededGenerator(seed: 11)
+        var batch = WordBatch(count: 8, blockSize: model.config.blockSize)
+        batch.refill(from: trainer.splits.train, using: &generator)
+        _ = model.forward(batch)
+        model.backward(batch)
+        let gates = model.nonlinearities, scratch = model.dActivations!.scratch, rows = model.activations!.steps.rows
+        #expect(gates.map(\.name) == ["gate r", "gate z", "hbar tanh"])
+        let (r, z, hbar) = (gates[0], gates[1], gates[2])
+        #expect(r.output.count == rows * 12)
+        var worst: Float = 0
+        for k in 0..<r.output.count {
+            let dHbarPre = hbar.gradient[k] * (1 - hbar.output[k] * hbar.output[k])
+            let dZPre = z.gradient[k] * z.output[k] * (1 - z.output[k])
+            let dRPre = r.gradient[k] * r.output[k] * (1 - r.output[k])
+            worst = max(worst, abs(dHbarPre - scratch[0][k]), abs(dZPre - scratch[1][k]), abs(dRPre - scratch[2][k]))
+        }
+        #expect(worst < 1e-6, "largest difference \(worst)")
+        #expect(scratch[0].array.prefix(rows * 12).contains { $0 != 0 })
+    }
+
     // MARK: Warnings
 
     /// A learning rate 100 times the recipe's: update ratios near -1 (two orders above the guide),
