@@ -39,7 +39,7 @@ package struct DiagnosticsReport {
             h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; }
             table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
             td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; } th { background: #f4f4f4; }
-            td:first-child, th:first-child { text-align: left; }
+            td:first-child, th:first-child, #header td { text-align: left; }
             .plots { display: flex; flex-wrap: wrap; gap: 12px; }
             .warning { color: #a33; } .ok { color: #383; }
             #logscale:checked ~ .linear-scale { display: none; }
