@@ -8,10 +8,10 @@ struct DiagnoseCommand: ParsableCommand {
         abstract: "Write report.html of a trained model: activations, gradients and ratios on a few training batches.",
         discussion: """
             What can be computed from a checkpoint: each batch runs one plain forward and backward \
-            (the model is not changed). The update:data ratio is the lecture's log10(std(lr · grad) / \
-            std(data)) at the learning rate of the checkpoint's last step, the update an SGD step \
-            would make. The loss curves come from the run directory's log.csv. For the ratios along \
-            training, train with --diagnostics.
+            (the model is not changed). The update:data ratio is that of the step the checkpoint's \
+            optimizer would make, from its state, at the learning rate of its last step (lr · grad \
+            for SGD), on a copy. The loss curves come from the run directory's log.csv. For the \
+            ratios along training, train with --diagnostics. Replaces DIR/report.html.
             """
     )
 
@@ -39,14 +39,16 @@ struct DiagnoseCommand: ParsableCommand {
             ("model", "\(source.url.path): \(describe(model)), trained \(checkpoint.step) steps"),
             ("data", data.describe(words, fallback: checkpoint.dataPath)),
             ("batches", "\(batches) of \(checkpoint.options.batchSize) from the training split, seed \(seed)"),
-            ("lr", "\(learningRate) (the checkpoint's last step) for the update:data ratio"),
+            ("lr", "\(learningRate) (the checkpoint's last step): the update:data ratio of one \(checkpoint.options.optimizer.name) step"),
             ("out", directory.url.appendingPathComponent(DiagnosticsFiles.reportFile).path),
         ])
         var generator = SeededGenerator(seed: seed)
         var batch = model.makeBatch(count: checkpoint.options.batchSize)
         let snapshots = (0..<batches).map { _ in
             batch.refill(from: splits.train, using: &generator)
-            return Diagnostics.inspect(model: model, batch: batch, step: checkpoint.step, learningRate: learningRate)
+            return Diagnostics.inspect(
+                model: model, batch: batch, step: checkpoint.step, optimizer: checkpoint.options.optimizer,
+                state: checkpoint.optimizerState, learningRate: learningRate)
         }
         let header = [
             ("model", describe(model)),
@@ -54,7 +56,7 @@ struct DiagnoseCommand: ParsableCommand {
             ("configuration", "\(checkpoint.options.steps) steps, batch \(checkpoint.options.batchSize); \(checkpoint.options.optimizer.summary); lr \(checkpoint.options.learningRateSummary)"),
             ("data", data.describe(words, fallback: checkpoint.dataPath)),
             ("split", describe(splits)),
-            ("diagnosed", "\(batches) training batches of the checkpoint (seed \(seed)); update ratios: lr · grad at lr \(learningRate)"),
+            ("diagnosed", "\(batches) training batches of the checkpoint (seed \(seed)); update ratios: one \(checkpoint.options.optimizer.name) step at lr \(learningRate), on a copy"),
         ] + (log.devLosses.last.map { [("last dev loss", String(format: "%.4f at step %d", $0.loss, $0.step))] } ?? [])
         let report = DiagnosticsReport(title: "makemore \(model.name): diagnostics of a checkpoint", header: header, log: log, snapshots: snapshots)
         try directory.writeText(report.html(), to: directory.url.appendingPathComponent(DiagnosticsFiles.reportFile))

@@ -207,6 +207,34 @@ import Testing
         #expect(scratch[0].array.prefix(rows * 12).contains { $0 != 0 })
     }
 
+    /// A checkpoint's snapshot (`makemore diagnose`) leaves the model as it was; with SGD its
+    /// update ratio is the lecture's `log10(std(lr · grad) / std(data))`, with AdamW that of
+    /// AdamW's step from the saved moments.
+    @Test(arguments: [Optimizer.sgd, .adamW(AdamW())])
+    func aCheckpointsSnapshotLeavesTheModelAsItWas(optimizer: Optimizer) throws {
+        let trainer = try Self.trainer(Self.models[0], options: Self.options(steps: 20, learningRate: 0.05, optimizer: optimizer))
+        try trainer.train()
+        let model = trainer.model, values = model.parameters.copy()
+        var generator = SeededGenerator(seed: 2)
+        var batch = model.makeBatch(count: 8)
+        batch.refill(from: trainer.splits.train, using: &generator)
+        let snapshot = Diagnostics.inspect(
+            model: model, batch: batch, step: 20, optimizer: optimizer, state: trainer.optimizerState, learningRate: 0.05)
+        #expect((0..<values.values.count).allSatisfy { values.values.base[$0] == model.parameters.values.base[$0] })
+        #expect(trainer.optimizerState.step == (optimizer == .sgd ? 0 : 20))
+        let copy = model.independentCopy()
+        _ = copy.plainForwardBackward(on: batch)
+        for weight in snapshot.weights {
+            let gradient = copy.parameters.gradient(weight.name).array, data = values[weight.name].array
+            let sgd = log10(0.05 * directStd(gradient) / directStd(data))
+            if optimizer == .sgd {
+                #expect(abs(weight.updateToData! - sgd) < 1e-3, "\(weight.name)")
+            } else {
+                #expect(weight.updateToData!.isFinite && abs(weight.updateToData! - sgd) > 0.1, "\(weight.name): AdamW's step is not lr · grad")
+            }
+        }
+    }
+
     // MARK: Warnings
 
     /// A learning rate 100 times the recipe's: update ratios near -1 (two orders above the guide),

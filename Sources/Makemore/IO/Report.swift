@@ -60,8 +60,8 @@ package struct DiagnosticsReport {
     private func headerSection() -> String {
         var s = "<section id=\"header\"><h2>Run</h2><table>\n"
         for (key, value) in header { s += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>\n" }
-        if let last = snapshots.last {
-            s += "<tr><th>diagnostics</th><td>\(snapshots.count) snapshots, the last after step \(last.step)</td></tr>\n"
+        if let first = snapshots.first, let last = snapshots.last {
+            s += "<tr><th>diagnostics</th><td>\(snapshots.count) snapshots, after steps \(first.step) to \(last.step)</td></tr>\n"
         }
         return s + "</table></section>\n"
     }

@@ -339,21 +339,26 @@ public final class Diagnostics {
         return snapshot
     }
 
-    /// A snapshot of `model` on `batch` without a step (a finished run): the update ratio is the
-    /// lecture's `log10(std(lr · grad) / std(data))` at `learningRate`, what an SGD step would make.
-    public static func inspect(model: any LanguageModel, batch: any Minibatch, step: Int, learningRate: Double) -> DiagnosticsSnapshot {
+    /// A snapshot of `model` on `batch` without changing it (a checkpoint): the update ratio is
+    /// that of the step `optimizer` would make at `learningRate` from `state` (the checkpoint's
+    /// moments; fresh when nil), taken on a copy: `lr · grad` for SGD, the lecture's
+    /// `log10(std(lr · grad) / std(data))`.
+    public static func inspect(
+        model: any LanguageModel, batch: any Minibatch, step: Int, optimizer: Optimizer, state: OptimizerState<Float>?,
+        learningRate: Double
+    ) -> DiagnosticsSnapshot {
         let diagnostics = Diagnostics(interval: 1)
         let pending = diagnostics.prepare(model: model, batch: batch)
-        let copy = pending.copy.parameters
-        let weights = weightMatrices(of: model).map { entry in
-            let values = Tensor<Float>(shape: entry.shape, storage: copy.values, offset: entry.offset)
-            let gradient = Tensor<Float>(shape: entry.shape, storage: copy.gradients, offset: entry.offset)
-            let ratio = log10(learningRate * Moments(gradient).std / Moments(values).std)
-            return WeightStatistics(name: entry.name, values: values, gradient: gradient, updateToData: ratio)
+        let stepped = pending.copy.independentCopy()  // the values before the step, then after it
+        stepped.parameters.gradients.base.update(from: pending.copy.parameters.gradients.base, count: stepped.parameters.gradients.count)
+        let moments = OptimizerState<Float>(for: optimizer, table: stepped.parameters)
+        if let state, optimizer != .sgd, state.fits(optimizer, table: stepped.parameters) {
+            moments.firstMoment.base.update(from: state.firstMoment.base, count: moments.firstMoment.count)
+            moments.secondMoment.base.update(from: state.secondMoment.base, count: moments.secondMoment.count)
+            moments.step = state.step
         }
-        return DiagnosticsSnapshot(
-            step: step, learningRate: learningRate, loss: pending.loss, nonlinearities: pending.nonlinearities, weights: weights,
-            batchNorms: pending.batchNorms)
+        moments.update(stepped.parameters, with: optimizer, learningRate: learningRate)
+        return diagnostics.record(pending, model: stepped, step: step, learningRate: learningRate)
     }
 
     /// One line for each problem the snapshots show, in words: saturated tanh or gates, dead
@@ -385,9 +390,11 @@ public final class Diagnostics {
                     format: "%@: updates are 10^%.1f of the values, far above the guide of 10^-3: the learning rate is too large "
                         + "(about %.0fx); try a smaller --lr", weight.name, mean, pow(10, mean + 3)))
             } else if mean < -4 {
+                let highest = snapshots.map(\.learningRate).max() ?? last.learningRate
+                let decayed = last.learningRate < highest ? String(format: " (the schedule has brought it down to %g)", last.learningRate) : ""
                 lines.append(String(
-                    format: "%@: updates are 10^%.1f of the values, far below the guide of 10^-3: the learning rate is too small "
-                        + "(or the layer has stopped learning); try a larger --lr", weight.name, mean))
+                    format: "%@: updates are 10^%.1f of the values, far below the guide of 10^-3: the learning rate is too small%@ "
+                        + "or the layer has stopped learning; try a larger --lr", weight.name, mean, decayed))
             }
         }
         return lines
