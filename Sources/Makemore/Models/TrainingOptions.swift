@@ -59,7 +59,7 @@ public struct TrainingOptions: Equatable, Sendable {
     public func validate() throws {
         if steps < 0 { throw MakemoreError("--steps must be 0 or more, got \(steps)") }
         if batchSize < 2 {
-            throw MakemoreError("--batch must be at least 2: batch-norm needs two examples for a variance, got \(batchSize)")
+            throw MakemoreError("--batch must be at least 2, got \(batchSize) (the MLP's and WaveNet's batch-norm need two examples for a variance; every model keeps that minimum)")
         }
         if !(learningRate > 0 && learningRate.isFinite) { throw MakemoreError("--lr must be a positive number, got \(learningRate)") }
         if learningRateDecayStep < 0 { throw MakemoreError("--lr-decay-step must be 0 or more, got \(learningRateDecayStep)") }
