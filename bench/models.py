@@ -27,6 +27,7 @@ import compare  # noqa: E402  (the configurations and runners of the side-by-sid
 
 REPO = compare.REPO
 DEFAULT_SEED = 2147483647
+PEAK_GFLOPS = 117.0  # one core, FP32, measured (bench/RESULTS.md, "Against the processor's peak")
 
 # The README's rows, in order: (--model, the name in the table, compare.py's one-thread configuration).
 MODELS = [
@@ -53,6 +54,7 @@ class ModelResult:
     samples: list[str] = field(default_factory=list)
     ours_steps_per_s: float = float("nan")
     torch_steps_per_s: float = float("nan")
+    gflops: float = float("nan")  # ours, in the FLOP count of `makemore bench`
 
     def median(self, split: str) -> float:
         return statistics.median(loss[split] for loss in self.losses.values())
@@ -75,9 +77,10 @@ def measure(binary: str, python: str, result: ModelResult, config_name: str, rep
     config = next(c for c in compare.CONFIGS if c.name == config_name and c.threads == 1)
     ours, theirs = [], []
     for _ in range(reps):  # alternating, each in a fresh process
-        ours.append(compare.ours(binary, config)["steps_per_s"])
+        ours.append(compare.ours(binary, config))
         theirs.append(compare.torch(python, config, "autograd")["steps_per_s"])
-    result.ours_steps_per_s = statistics.median(ours)
+    result.ours_steps_per_s = statistics.median(o["steps_per_s"] for o in ours)
+    result.gflops = statistics.median(o["gflops"] for o in ours)
     result.torch_steps_per_s = statistics.median(theirs)
 
 
@@ -141,7 +144,11 @@ def main() -> int:
         args.markdown.write_text(
             f"{compare.cpu_name()}; losses: medians over seeds {', '.join(map(str, seeds))}; wall time and samples: "
             f"seed {seeds[0]}; steps/s: medians of {args.reps} alternating one-thread runs\n\n"
-            + text + "\n\nPer seed:\n\n" + "\n".join(per_seed) + "\n")
+            + text + "\n\nPer seed:\n\n" + "\n".join(per_seed)
+            + "\n\nOurs in GFLOP/s (one thread; the fraction of the core's measured 117 GFLOP/s FP32 peak):\n\n"
+            + "| model | steps/s | GFLOP/s | of peak |\n|---|---|---|---|\n"
+            + "".join(f"| {r.model} | {r.ours_steps_per_s:,.0f} | {r.gflops:.2f} | {100 * r.gflops / PEAK_GFLOPS:.0f} % |\n"
+                      for r in results))
     if args.readme:
         readme = REPO / "README.md"
         content = readme.read_text()
