@@ -27,7 +27,7 @@ import compare  # noqa: E402  (the configurations and runners of the side-by-sid
 
 REPO = compare.REPO
 DEFAULT_SEED = 2147483647
-PEAK_GFLOPS = 117.0  # one core, FP32, measured (bench/RESULTS.md, "Against the processor's peak")
+PEAK_GFLOPS = 250.0  # one core, FP32, 16-lane fused multiply-adds by CPU time (bench/peak.c, bench/RESULTS.md)
 
 # The README's rows, in order: (--model, the name in the table, compare.py's one-thread configuration).
 MODELS = [
@@ -145,7 +145,7 @@ def main() -> int:
             f"{compare.cpu_name()}; losses: medians over seeds {', '.join(map(str, seeds))}; wall time and samples: "
             f"seed {seeds[0]}; steps/s: medians of {args.reps} alternating one-thread runs\n\n"
             + text + "\n\nPer seed:\n\n" + "\n".join(per_seed)
-            + "\n\nOurs in GFLOP/s (one thread; the fraction of the core's measured 117 GFLOP/s FP32 peak):\n\n"
+            + "\n\nOurs in GFLOP/s (one thread; the fraction of the core's measured 250 GFLOP/s FP32 peak):\n\n"
             + "| model | steps/s | GFLOP/s | of peak |\n|---|---|---|---|\n"
             + "".join(f"| {r.model} | {r.ours_steps_per_s:,.0f} | {r.gflops:.2f} | {100 * r.gflops / PEAK_GFLOPS:.0f} % |\n"
                       for r in results))
