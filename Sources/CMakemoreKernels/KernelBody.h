@@ -9,6 +9,10 @@
 // vector widths move data, never change a value, so the AVX2 and AVX-512 builds give the same
 // bits. Nothing here is contracted implicitly: a multiply-add is fused only where written so.
 #pragma clang fp contract(off)
+#ifndef WIDE_VECTORS
+/// 1 where the matrix products run on 16-lane tiles as well (the AVX-512 build).
+#define WIDE_VECTORS 0
+#endif
 // The helpers below pass vectors by value, which on x86-64 without AVX uses a different calling
 // convention than with it; they are always inlined, so no call ever uses it.
 #pragma clang diagnostic ignored "-Wpsabi"
@@ -94,6 +98,8 @@ typedef struct Tile {
 
 /// Vector offsets in a packed panel: contiguous.
 static const long packed_offsets[4] = {0, 8, 16, 24};
+/// The same for wide (16-lane) tiles.
+static const long packed_offsets_wide[4] = {0, 16, 32, 48};
 
 /// The tile starting at `column` of `n` (n ≥ 8): 24 wide while more than 32 columns are left, then
 /// one tile of 16 (9–16 left), 24 (17–24) or 32 (25–32) columns. Vector v starts at 8v, or at
@@ -263,6 +269,168 @@ static void multiply(Left left, const float *b, long b_stride, int transposed, f
     }
 }
 
+#if WIDE_VECTORS
+// MARK: Wide tiles (AVX-512)
+//
+// The same products with 16-lane vectors, for the AVX-512 build, whose processor may run a 16-lane
+// multiply-add as fast as an 8-lane one: each element of `c` is still summed in order along the
+// shared dimension with one fused multiply-add a step, starting from 0 or the old `c`, so the bits
+// are those of the 8-lane tiles. Tiles are 8 rows × 3 vectors (48 columns) while more than 64
+// columns are left, then one tile of 16 (up to 16 left), 32 (17–32), 48 (33–48) or 64 (49–64, 4
+// rows) columns whose last vectors move left to end at `n`, as above. Products with fewer than 16
+// columns take the 8-lane path.
+
+enum {
+    WIDE_WIDTH = 16,
+    /// Steps of the shared dimension per packed panel: 128 × 64 floats are 32 KiB.
+    WIDE_DEPTH_BLOCK = 128,
+    WIDE_MAXIMUM_TILE_WIDTH = 64,
+};
+
+ALWAYS_INLINE v16f wide_splat(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
+/// The wide tile starting at `column` of `n` (n ≥ 16).
+ALWAYS_INLINE Tile wide_column_tile(long n, long column) {
+    long rest = n - column;
+    Tile tile = {.rows = 8, .vectors = 3, .column = column, .offsets = {0, 16, 32, 48}};
+    if (rest > 64) return tile;
+    if (rest > 48) {
+        tile.rows = 4;
+        tile.vectors = 4;
+    } else if (rest <= 16) {
+        tile.vectors = 1;
+    } else if (rest <= 32) {
+        tile.vectors = 2;
+    }
+    for (int v = 0; v < 4; v++) tile.offsets[v] = min_long(WIDE_WIDTH * v, rest - WIDE_WIDTH);
+    return tile;
+}
+
+/// `multiply_tile` with 16-lane vectors: R rows × V vectors of `c`.
+ALWAYS_INLINE void multiply_wide_tile(const int R, const int V, Left a, Right b, long depth, Output c) {
+    long a_offsets[8];
+    v16f s[8][4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+        long row = min_long(r, c.rows - 1);  // rows past the last repeat it
+        a_offsets[r] = row * a.row_stride;
+#pragma clang loop unroll(full)
+        for (int v = 0; v < V; v++)
+            s[r][v] = c.accumulate ? load16(c.pointer + row * c.stride + c.offsets[v]) : (v16f){0};
+    }
+    const float *a_step = a.pointer, *b_step = b.pointer;
+    for (long p = 0; p < depth; p++) {
+        v16f y[4];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < V; v++) y[v] = load16(b_step + (v == 0 ? 0 : b.offsets[v]));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            v16f x = wide_splat(a_step[a_offsets[r]]);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < V; v++) s[r][v] = MULTIPLY_ADD(s[r][v], x, y[v]);
+        }
+        a_step += a.depth_stride;
+        b_step += b.stride;
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+        if (r >= c.rows) break;
+#pragma clang loop unroll(full)
+        for (int v = 0; v < V; v++) store16(s[r][v], c.pointer + r * c.stride + c.offsets[v]);
+    }
+}
+
+/// 8 rows × 48 columns: 24 accumulators, 28 of the 32 vector registers.
+__attribute__((noinline)) static void multiply_wide_8x48(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_wide_tile(8, 3, *a, *b, depth, *c);
+}
+
+/// 8 rows × 32 columns.
+__attribute__((noinline)) static void multiply_wide_8x32(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_wide_tile(8, 2, *a, *b, depth, *c);
+}
+
+/// 8 rows × 16 columns.
+__attribute__((noinline)) static void multiply_wide_8x16(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_wide_tile(8, 1, *a, *b, depth, *c);
+}
+
+/// 4 rows × 64 columns, for the last 49–64 columns.
+__attribute__((noinline)) static void multiply_wide_4x64(const Left *a, const Right *b, long depth, const Output *c) {
+    multiply_wide_tile(4, 4, *a, *b, depth, *c);
+}
+
+/// `sweep` with the wide micro-kernels.
+static void wide_sweep(const Tile *tile, Left left, Right right, float *c, long c_stride, long m, long depth,
+                       int accumulate) {
+    Left a = left;
+    Output out = {c, c_stride, tile->offsets, tile->rows, accumulate};
+    for (long row = 0; row < m; row += tile->rows) {
+        a.pointer = left.pointer + row * left.row_stride;
+        out.pointer = c + row * c_stride;
+        out.rows = min_long(tile->rows, m - row);
+        if (tile->rows == 4) multiply_wide_4x64(&a, &right, depth, &out);
+        else if (tile->vectors == 3) multiply_wide_8x48(&a, &right, depth, &out);
+        else if (tile->vectors == 2) multiply_wide_8x32(&a, &right, depth, &out);
+        else multiply_wide_8x16(&a, &right, depth, &out);
+    }
+}
+
+/// `pack_rows` for a wide tile: 16 columns a vector.
+static void wide_pack_rows(const float *source, long stride, long depth, const Tile *tile, float *panel) {
+    long width = tile->vectors * WIDE_WIDTH;
+    for (long p = 0; p < depth; p++)
+        for (long v = 0; v < tile->vectors; v++)
+            store16(load16(source + p * stride + tile->offsets[v]), panel + p * width + v * WIDE_WIDTH);
+}
+
+/// `pack_transposed` for a wide tile: each 16-lane vector as two 8-column halves.
+static void wide_pack_transposed(const float *source, long row_stride, long depth, const Tile *tile, float *panel) {
+    long width = tile->vectors * WIDE_WIDTH;
+    for (long half = 0; half < 2 * tile->vectors; half++) {
+        const float *rows = source + (tile->offsets[half / 2] + VECTOR_WIDTH * (half % 2)) * row_stride;
+        float *columns = panel + half * VECTOR_WIDTH;
+        if (depth < VECTOR_WIDTH) {
+            for (long p = 0; p < depth; p++)
+                for (long l = 0; l < VECTOR_WIDTH; l++) columns[p * width + l] = rows[l * row_stride + p];
+            continue;
+        }
+        for (long p = 0; p < depth; p += VECTOR_WIDTH) {
+            long start = min_long(p, depth - VECTOR_WIDTH);
+            transpose8x8(rows + start, row_stride, columns + start * width, width);
+        }
+    }
+}
+
+/// `multiply` with wide tiles, for `n` ≥ 16.
+static void wide_multiply(Left left, const float *b, long b_stride, int transposed, float *c, long c_stride,
+                          long m, long k, long n, int accumulate) {
+    if (!transposed && (m < PACKING_ROWS || k * n < PACKING_COUNT)) {
+        for (long column = 0; column < n;) {
+            Tile tile = wide_column_tile(n, column);
+            Right right = {b + column, b_stride, tile.offsets};
+            wide_sweep(&tile, left, right, c + column, c_stride, m, k, accumulate);
+            column += tile.vectors * WIDE_WIDTH;
+        }
+        return;
+    }
+    float *panel = makemore_scratch(min_long(k, WIDE_DEPTH_BLOCK) * WIDE_MAXIMUM_TILE_WIDTH);
+    for (long depth = 0; depth < k; depth += WIDE_DEPTH_BLOCK) {
+        long steps = min_long(WIDE_DEPTH_BLOCK, k - depth);
+        Left block = {left.pointer + depth * left.depth_stride, left.row_stride, left.depth_stride};
+        for (long column = 0; column < n;) {
+            Tile tile = wide_column_tile(n, column);
+            long width = tile.vectors * WIDE_WIDTH;
+            if (transposed) wide_pack_transposed(b + column * b_stride + depth, b_stride, steps, &tile, panel);
+            else wide_pack_rows(b + depth * b_stride + column, b_stride, steps, &tile, panel);
+            Right right = {panel, width, packed_offsets_wide};
+            wide_sweep(&tile, block, right, c + column, c_stride, m, steps, accumulate || depth > 0);
+            column += width;
+        }
+    }
+}
+#endif
+
 /// `c (+)= A @ b` for `n` under one vector. Each element is summed as in the vector kernels (in
 /// order along the shared dimension, with MULTIPLY_ADD), so a block of columns gets the same
 /// values whichever way it is computed.
@@ -297,6 +465,9 @@ static void matmul(const float *a, const float *b, float *c, long m, long k, lon
     if (m <= 0 || n <= 0) return;
     Left left = {a, k, 1};
     if (k <= 0 || n < VECTOR_WIDTH) return narrow_matmul(left, b, ldb, c, ldc, m, k, n, accumulate);
+#if WIDE_VECTORS
+    if (n >= WIDE_WIDTH) return wide_multiply(left, b, ldb, 0, c, ldc, m, k, n, accumulate);
+#endif
     multiply(left, b, ldb, 0, c, ldc, m, k, n, accumulate);
 }
 
@@ -305,6 +476,9 @@ static void matmul_transposed_a(const float *a, const float *b, float *c, long m
     if (m <= 0 || n <= 0) return;
     Left left = {a, 1, lda};
     if (k <= 0 || n < VECTOR_WIDTH) return narrow_matmul(left, b, ldb, c, ldc, m, k, n, accumulate);
+#if WIDE_VECTORS
+    if (n >= WIDE_WIDTH) return wide_multiply(left, b, ldb, 0, c, ldc, m, k, n, accumulate);
+#endif
     multiply(left, b, ldb, 0, c, ldc, m, k, n, accumulate);
 }
 
@@ -312,6 +486,9 @@ static void matmul_transposed_b(const float *a, const float *b, float *c, long m
                                 long ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || n < VECTOR_WIDTH) return narrow_matmul_transposed_b(a, b, ldb, c, ldc, m, k, n, accumulate);
+#if WIDE_VECTORS
+    if (n >= WIDE_WIDTH) return wide_multiply((Left){a, k, 1}, b, ldb, 1, c, ldc, m, k, n, accumulate);
+#endif
     multiply((Left){a, k, 1}, b, ldb, 1, c, ldc, m, k, n, accumulate);
 }
 

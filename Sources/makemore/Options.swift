@@ -33,11 +33,11 @@ struct ModelOptions: ParsableArguments {
         discussion: Models.all.map { "\($0.name): \($0.summary)" }.joined(separator: "\n"),
         valueName: "name"))
     var model: String?
-    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24, transformer 64, rnn and gru 64 (16 for gradcheck and bench)).")
+    @Option(parsing: .unconditional, help: "Width of a character's embedding (default: mlp 10, wavenet 24, transformer 64, bow 64 (16 for gradcheck), rnn and gru 64 (16 for gradcheck and bench); bigram has none).")
     var embed: Int?
-    @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128), or of the rnn's and gru's state (n_embd2; 64, 12 for gradcheck and bench).")
+    @Option(parsing: .unconditional, help: "Width of each hidden layer (default: mlp 200 for train, 64 for gradcheck and bench; wavenet 128; bow's MLP 64, 16 for gradcheck), or of the rnn's and gru's state (n_embd2; 64, 12 for gradcheck and bench).")
     var hidden: Int?
-    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer: the longest word + 1, 16 on the names).")
+    @Option(parsing: .unconditional, help: "Number of previous characters the model sees (default: mlp 3; wavenet 8, a power of two; transformer, bigram, bow, rnn, gru: 16, the longest name + 1; longer words are refused).")
     var block: Int?
     @Option(parsing: .unconditional, help: "Number of Linear -> BatchNorm1d -> Tanh layers (mlp; default 1), or of blocks (transformer; default 4).")
     var layers: Int?
@@ -152,10 +152,10 @@ func describe(_ splits: Splits) -> String {
 /// --resume, the checkpoint's.
 struct OptimizerOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "sgd (the lecture's) or adamw (makemore's: torch.optim.AdamW, decoupled weight decay) (default sgd; transformer adamw).",
+        "sgd (the lecture's) or adamw (makemore's: torch.optim.AdamW, decoupled weight decay) (default: mlp and wavenet sgd; transformer, bigram, bow, rnn, gru adamw).",
         valueName: "name"))
     var optimizer: OptimizerName?
-    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01; transformer 0.1).")
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, makemore's; transformer 0.1).")
     var weightDecay: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("AdamW's beta1,beta2 (default 0.9,0.99).", valueName: "b1,b2"))
     var betas: Betas?

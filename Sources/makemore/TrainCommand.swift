@@ -284,20 +284,20 @@ enum Threads: ExpressibleByArgument, CustomStringConvertible {
 
 /// The optimizer and its schedule. Unset options take the model's recipe or, on --resume, the checkpoint's.
 struct OptimizationOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Number of training steps (default 200000; transformer 10000).")
+    @Option(parsing: .unconditional, help: "Number of training steps (default: mlp and wavenet 200000; transformer, rnn and gru 10000; bigram 25000; bow 100000).")
     var steps: Int?
-    @Option(parsing: .unconditional, help: "Examples per step, at least 2 (default 32).")
+    @Option(parsing: .unconditional, help: "Examples per step (words for transformer, bigram, bow, rnn, gru), at least 2 (default 32).")
     var batch: Int?
     @OptionGroup var optimizer: OptimizerOptions
-    @Option(parsing: .unconditional, help: "Learning rate (default 0.1; 5e-4 with --optimizer adamw; transformer 1e-3).")
+    @Option(parsing: .unconditional, help: "Learning rate (default: mlp and wavenet 0.1, 5e-4 with --optimizer adamw; transformer 1e-3; bigram, bow, rnn, gru 5e-4).")
     var lr: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "How the learning rate moves: step (--lr, then a tenth of it from --lr-decay-step), constant, or cosine (from --lr down to a tenth of it at the last step) (default: mlp and wavenet step, transformer cosine).",
+        "How the learning rate moves: step (--lr, then a tenth of it from --lr-decay-step), constant, or cosine (from --lr down to a tenth of it at the last step) (default: mlp and wavenet step, transformer cosine, bigram, bow, rnn, gru constant).",
         valueName: "schedule"))
     var lrSchedule: LearningRateSchedule?
     @Option(parsing: .unconditional, help: "With --lr-schedule step: the step from which the learning rate is a tenth of --lr (default: mlp 100000, wavenet 150000).")
     var lrDecayStep: Int?
-    @Option(parsing: .unconditional, help: "Measure the dev loss and save a checkpoint every this many steps (default 10000; transformer 500).")
+    @Option(parsing: .unconditional, help: "Measure the dev loss and save a checkpoint every this many steps (default: mlp and wavenet 10000; the others 500).")
     var evalEvery: Int?
     @Option(parsing: .unconditional, help: "Batch-norm momentum of the running statistics (default: mlp 0.001, wavenet 0.1).")
     var momentum: Double?

@@ -196,6 +196,26 @@ import Testing
         }
     }
 
+    /// A drawn example's context, built from the table of positions in words (block sizes up to
+    /// 255) or by finding its word (longer blocks), is the one built from its word's start.
+    @Test(arguments: [1, 2, 3, 8, 16, 255, 256])
+    func aDrawnExampleHasTheContextOfItsWord(blockSize: Int) throws {
+        let words = try WordList(words: Array(WordList.bundledNames().words.prefix(300)) + ["a", String(repeating: "b", count: 300)])
+        let dataset = try Dataset(words: words.words, vocabulary: Vocabulary(words: words.words), blockSize: blockSize)
+        #expect(dataset.positions.count == (blockSize <= 255 ? dataset.count : 0))
+        let drawn = UnsafeMutablePointer<Int32>.allocate(capacity: blockSize)
+        let built = UnsafeMutablePointer<Int32>.allocate(capacity: blockSize)
+        defer { drawn.deallocate(); built.deallocate() }
+        for example in 0..<dataset.count {
+            let start = dataset.wordStarts[dataset.word(of: example)]
+            let target = dataset.example(example, context: drawn)
+            #expect(target == dataset.example(example, context: built, wordStart: start))
+            let same = (0..<blockSize).allSatisfy { drawn[$0] == built[$0] }
+            #expect(same, "example \(example), block \(blockSize)")
+            if !same { return }
+        }
+    }
+
     /// Edited metadata: the shapes are compared with the file's tensors before the table is
     /// allocated, so an edited size costs nothing.
     @Test func editedMetadataIsCheckedBeforeAllocating() throws {

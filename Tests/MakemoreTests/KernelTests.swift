@@ -8,14 +8,15 @@ import Testing
 @testable import Makemore
 
 /// The `Float` kernels of `Kernels` against `ReferenceKernels`, over sizes that meet every tiling
-/// path: sizes below, at and past each tile width (8, 16, 24, 32) and row count (4, 8), the shapes of
+/// path: sizes below, at and past each tile width (8, 16, 24, 32; 16-lane tiles: 16, 32, 48, 64) and
+/// row count (4, 8), the shapes of
 /// the models, and depths across the packing block (256); and blocks of wider matrices (leading
 /// dimensions). Each for every build of the C kernels this CPU runs (`KernelVariant.supported`).
 /// Every operand sits against an inaccessible page, so a read or write outside it crashes.
 @Suite struct MatmulKernelTests {
     static let awkward = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 27, 30, 31, 33, 64, 100, 200]
 
-    /// Every (m, k, n) of `awkward` up to 20,000 multiply-adds, and each n from 1 to 72.
+    /// Every (m, k, n) of `awkward` up to 20,000 multiply-adds, and each n from 1 to 136.
     static let sizes: [(Int, Int, Int)] = {
         var sizes: [(Int, Int, Int)] = []
         for m in awkward {
@@ -23,7 +24,7 @@ import Testing
                 for n in awkward where m * k * n <= 20_000 { sizes.append((m, k, n)) }
             }
         }
-        for n in 1...72 { sizes.append((9, 13, n)) }
+        for n in 1...136 { sizes.append((9, 13, n)) }
         return sizes
     }()
 

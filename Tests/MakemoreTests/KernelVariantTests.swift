@@ -37,6 +37,33 @@ import Testing
         #expect(results[0] == results[1], "(m,k,n) = \(size)")
     }
 
+    /// The AVX-512 build runs products of 16 columns or more on 16-lane tiles (48 columns, then one
+    /// of 16, 32, 48 or 64), the AVX2 build on 8-lane ones: the same bits, every column count
+    /// across those tile widths, rows past a tile's 4 and 8, and depths across the packing blocks
+    /// (128 and 256); with `b` packed (64 rows, 65,536 elements) and read in place.
+    @Test(arguments: [(9, 13), (4, 30), (33, 27), (17, 300), (64, 1100)])
+    func wideTilesGiveTheBitsOfEightLaneTiles(size: (Int, Int)) {
+        let fused = KernelVariant.supported.filter { $0 != .portable }
+        guard fused.count == 2 else { return }
+        let (m, k) = size
+        for n in (1...140).filter({ $0 <= 72 || $0 % 7 == 0 || m == 64 && $0 % 29 == 0 }) {
+            var g = SeededGenerator(seed: UInt64(m * 1_000_000 + k * 1000 + n))
+            let a: Tensor<Float> = randomTensor([m, k], &g), b: Tensor<Float> = randomTensor([k, n], &g)
+            let bt: Tensor<Float> = randomTensor([n, k], &g), at: Tensor<Float> = randomTensor([k, m], &g)
+            let start: Tensor<Float> = randomTensor([m, n], &g)
+            let results = fused.map { variant in
+                let c1 = start.copy(), c2 = start.copy(), c3 = start.copy(), c4 = start.copy()
+                variant.matmul(a.pointer, b.pointer, into: c1.pointer, m: m, k: k, n: n, ldb: n, ldc: n, accumulate: true)
+                variant.matmulTransposedA(
+                    at.pointer, b.pointer, into: c2.pointer, m: m, k: k, n: n, lda: m, ldb: n, ldc: n, accumulate: true)
+                variant.matmulTransposedB(a.pointer, bt.pointer, into: c3.pointer, m: m, k: k, n: n, ldb: k, ldc: n, accumulate: true)
+                variant.matmul(a.pointer, b.pointer, into: c4.pointer, m: m, k: k, n: n, ldb: n, ldc: n, accumulate: false)
+                return [c1, c2, c3, c4].map(Self.bits)
+            }
+            #expect(results[0] == results[1], "(m,k,n) = (\(m),\(k),\(n))")
+        }
+    }
+
     /// The C batch norm gives the bits of `BatchNorm1d`'s plain Swift loops, on all features and on
     /// a slice of them, forward and backward.
     @Test(arguments: [(2, 1), (3, 7), (32, 17), (32, 200), (5, 64)])

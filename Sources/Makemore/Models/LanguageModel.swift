@@ -91,9 +91,10 @@ public protocol LanguageModel: AnyObject {
 }
 
 extension LanguageModel {
+    /// `forwardBackward` (the model's fast path where it has one), then SGD unless the loss is
+    /// not finite.
     public func trainingStep(_ batch: TrainingBatch, learningRate: Float) -> Float {
-        let loss = forward(batch)
-        backward(batch)
+        let loss = forwardBackward(batch)
         if loss.isFinite { update(learningRate: learningRate) }
         return loss
     }
@@ -340,6 +341,17 @@ package enum Models {
             throw MakemoreError("unknown model '\(name)'; choose one of: \(names.joined(separator: ", "))")
         }
         return model
+    }
+}
+
+extension WordBatch {
+    /// What a word model's gradient pass needs of its batch: a word at least, and the model's
+    /// block size.
+    package func checkForGradientPass(blockSize: Int) throws {
+        guard count >= 1 else { throw MakemoreError("the gradient check needs at least one word") }
+        guard self.blockSize == blockSize else {
+            throw MakemoreError("the batch's block size \(self.blockSize) is not the model's \(blockSize)")
+        }
     }
 }
 

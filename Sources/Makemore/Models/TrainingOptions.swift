@@ -25,6 +25,21 @@ public struct TrainingOptions: Equatable, Sendable {
     /// step 100,000, the dev loss every 10,000 steps.
     public init() {}
 
+    /// makemore's own recipe (its `train.py` defaults) for `steps` steps: AdamW (betas 0.9 and
+    /// 0.99, eps 1e-8, weight decay 0.01) at a constant learning rate of 5e-4, batches of 32
+    /// words, the dev loss every 500 steps (`best.safetensors` keeps the lowest).
+    public static func makemore(steps: Int) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.optimizer = .adamW(AdamW(weightDecay: 0.01))
+        options.learningRate = 5e-4
+        options.learningRateSchedule = .constant
+        options.steps = steps
+        options.learningRateDecayStep = steps
+        options.batchSize = 32
+        options.evaluationInterval = 500
+        return options
+    }
+
     /// The learning rate of step `step` (0-based): with `.step` the lecture's
     /// `0.1 if i < 100000 else 0.01`; see `LearningRateSchedule` for the others.
     public func learningRate(atStep step: Int) -> Double {
@@ -59,7 +74,7 @@ public struct TrainingOptions: Equatable, Sendable {
     public func validate() throws {
         if steps < 0 { throw MakemoreError("--steps must be 0 or more, got \(steps)") }
         if batchSize < 2 {
-            throw MakemoreError("--batch must be at least 2: batch-norm needs two examples for a variance, got \(batchSize)")
+            throw MakemoreError("--batch must be at least 2, got \(batchSize) (the MLP's and WaveNet's batch-norm need two examples for a variance; every model keeps that minimum)")
         }
         if !(learningRate > 0 && learningRate.isFinite) { throw MakemoreError("--lr must be a positive number, got \(learningRate)") }
         if learningRateDecayStep < 0 { throw MakemoreError("--lr-decay-step must be 0 or more, got \(learningRateDecayStep)") }

@@ -165,28 +165,9 @@ extension Bigram: LanguageModel where T == Float {
         fastStep(for: batch).run(batch)
     }
 
-    /// `forwardBackward`, then SGD unless the loss is not finite.
-    public func trainingStep(_ batch: WordBatch, learningRate: Float) -> Float {
-        let loss = forwardBackward(batch)
-        if loss.isFinite { update(learningRate: learningRate) }
-        return loss
-    }
-
-    /// makemore's recipe: AdamW (lr 5e-4, betas 0.9 and 0.99, weight decay 0.01), constant rate,
-    /// batches of 32 words, the dev loss every 500 steps (`best.safetensors` keeps the lowest);
-    /// 25,000 steps: from zeros at 5e-4 the dev loss stops improving near step 20,000, at about
+    /// makemore's recipe (`TrainingOptions.makemore`) for 25,000 steps: from zeros at 5e-4 the dev loss stops improving near step 20,000, at about
     /// 2.454 on the names (PyTorch's run of the same recipe: 2.4539 at step 20,000).
-    public static var defaultOptions: TrainingOptions {
-        var options = TrainingOptions()
-        options.optimizer = .adamW(AdamW(weightDecay: 0.01))
-        options.learningRate = 5e-4
-        options.learningRateSchedule = .constant
-        options.steps = 25_000
-        options.learningRateDecayStep = options.steps
-        options.batchSize = 32
-        options.evaluationInterval = 500
-        return options
-    }
+    public static var defaultOptions: TrainingOptions { .makemore(steps: 25_000) }
 
     /// No products: a lookup and a softmax.
     public func matmulFlops(batchSize: Int) -> Double { 0 }

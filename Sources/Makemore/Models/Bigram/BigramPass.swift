@@ -9,7 +9,7 @@ package struct BigramPass<T: Scalar>: GradientPass {
     package let loss: T
 
     package init(parameters: ParameterTable<T>, config: BigramConfig, batch: WordBatch) throws {
-        guard batch.count >= 1 else { throw MakemoreError("the gradient check needs at least one word") }
+        try batch.checkForGradientPass(blockSize: config.blockSize)
         var trace = Trace<T>(baseline: nil, override: nil)
         loss = BigramPass.forward(&trace, parameters: parameters, config: config, batch: batch)
         self.config = config

@@ -197,28 +197,9 @@ extension BoW: LanguageModel where T == Float {
         fastStep(for: batch).run(batch)
     }
 
-    /// `forwardBackward`, then SGD unless the loss is not finite.
-    public func trainingStep(_ batch: WordBatch, learningRate: Float) -> Float {
-        let loss = forwardBackward(batch)
-        if loss.isFinite { update(learningRate: learningRate) }
-        return loss
-    }
-
-    /// makemore's recipe: AdamW (lr 5e-4, betas 0.9 and 0.99, weight decay 0.01), constant rate,
-    /// batches of 32 words, the dev loss every 500 steps (`best.safetensors` keeps the lowest);
-    /// 100,000 steps: the dev loss is about 2.150 there on the names, and creeps down by under
+    /// makemore's recipe (`TrainingOptions.makemore`) for 100,000 steps: the dev loss is about 2.150 there on the names, and creeps down by under
     /// 0.01 over the next 100,000 (2.142 at step 200,000).
-    public static var defaultOptions: TrainingOptions {
-        var options = TrainingOptions()
-        options.optimizer = .adamW(AdamW(weightDecay: 0.01))
-        options.learningRate = 5e-4
-        options.learningRateSchedule = .constant
-        options.steps = 100_000
-        options.learningRateDecayStep = options.steps
-        options.batchSize = 32
-        options.evaluationInterval = 500
-        return options
-    }
+    public static var defaultOptions: TrainingOptions { .makemore(steps: 100_000) }
 
     /// Three products (forward, `dx`, `dW`) of `c_fc`, `c_proj` and `lm_head` per position, at
     /// the mean positions per word of the batches trained on so far (`blockSize` before any).

@@ -332,20 +332,8 @@ extension RecurrentModel: LanguageModel where T == Float {
         return Cell.nonlinearities(xh: a.xh, cache: a.cache, h: a.h, dH: d.h, scratch: d.scratch, rows: 0..<a.steps.rows)
     }
 
-    /// makemore's recipe: AdamW (betas 0.9, 0.99, eps 1e-8, weight decay 0.01) at a constant
-    /// 5e-4, batches of 32 words, the dev loss every 500 steps (`best.safetensors` keeps the
-    /// lowest); 10,000 steps.
-    public static var defaultOptions: TrainingOptions {
-        var options = TrainingOptions()
-        options.optimizer = .adamW(AdamW(weightDecay: 0.01))
-        options.learningRate = 5e-4
-        options.learningRateSchedule = .constant
-        options.steps = 10_000
-        options.learningRateDecayStep = options.steps
-        options.batchSize = 32
-        options.evaluationInterval = 500
-        return options
-    }
+    /// makemore's recipe (`TrainingOptions.makemore`) for 10,000 steps.
+    public static var defaultOptions: TrainingOptions { .makemore(steps: 10_000) }
 
     /// Floating-point operations of the products of one step at `blockSize / 2` positions per
     /// word: per position, three products (forward, `dx`, `dW`) of each cell Linear and of `lm_head`.

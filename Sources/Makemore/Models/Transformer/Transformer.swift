@@ -408,14 +408,10 @@ extension Transformer: LanguageModel where T == Float {
     /// overfits; a tenfold weight decay and a decaying rate got below 2.00 (bench/RESULTS.md). It
     /// stays available: `--lr-schedule constant --lr 5e-4 --weight-decay 0.01`.
     public static var defaultOptions: TrainingOptions {
-        var options = TrainingOptions()
+        var options = TrainingOptions.makemore(steps: 10_000)
         options.optimizer = .adamW(AdamW(weightDecay: 0.1))
         options.learningRate = 1e-3
         options.learningRateSchedule = .cosine
-        options.steps = 10_000
-        options.learningRateDecayStep = options.steps
-        options.batchSize = 32
-        options.evaluationInterval = 500
         return options
     }
 

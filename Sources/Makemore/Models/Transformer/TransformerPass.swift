@@ -17,10 +17,7 @@ package struct TransformerPass<T: Scalar>: GradientPass {
     package let loss: T
 
     package init(parameters: ParameterTable<T>, config: TransformerConfig, batch: WordBatch) throws {
-        guard batch.count >= 1 else { throw MakemoreError("the gradient check needs at least one word") }
-        guard batch.blockSize == config.blockSize else {
-            throw MakemoreError("the batch's block size \(batch.blockSize) is not the model's \(config.blockSize)")
-        }
+        try batch.checkForGradientPass(blockSize: config.blockSize)
         var trace = Trace<T>(baseline: nil, override: nil)
         loss = TransformerPass.forward(&trace, parameters: parameters, config: config, batch: batch)
         self.config = config
