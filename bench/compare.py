@@ -16,8 +16,9 @@ The same model, data, batch, optimizer (SGD lr 0.1 for the mlp and wavenet; Adam
 the word models) and thread count for all. In the first repetition each JAX and torch.compile
 peer first trains from the initial values and checks its loss (bench/peers.py CHECKS), so a
 peer that does not train fails the run. The table gives, per configuration and system, the
-median steps/s (min-max), ours / it, the compile time (the first repetition's: the cold one;
-torch.compile caches compiled graphs on disk, so a later process compiles faster), GFLOP/s of
+median steps/s (min-max), ours / it, the compile times (the first repetition's, cold: each
+comparison gives torch.compile a fresh on-disk cache; then the median of the later ones, which
+torch.compile takes from that cache), GFLOP/s of
 the matrix products as each counts them and that as a fraction of the peak (117 GFLOP/s a
 core, measured: bench/RESULTS.md), and peak resident memory. The word models: ours computes
 (and counts) each word's own positions, the peers all `block` padded positions.
@@ -29,10 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +202,9 @@ def main() -> int:
     if any(p.startswith("jax") for p in peers):
         versions["jax"] = subprocess.run([sys.executable, "-c", "import jax; print(jax.__version__)"],
                                          capture_output=True, text=True).stdout.strip()
+    # torch.compile caches compiled graphs on disk: a fresh cache, so that the first run compiles cold
+    cache = tempfile.mkdtemp(prefix="compare-inductor-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
     rows = []
     for c in configs:
         runners = {"ours": lambda rep, c=c: ours(args.makemore, c)}
@@ -219,7 +226,7 @@ def main() -> int:
                   + ", ".join(f"{k} {v[-1]['steps_per_s']:.0f}" for k, v in samples.items()), file=sys.stderr, flush=True)
         rows.append((c, samples))
 
-    lines = ["| config | threads | system | steps/s, median (min-max) | ours / it | compile (s) | GFLOP/s | of peak | check loss | peak RSS (MB) |",
+    lines = ["| config | threads | system | steps/s, median (min-max) | ours / it | compile (s), first / later | GFLOP/s | of peak | check loss | peak RSS (MB) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     summary = ["| config | threads | ours steps/s | fastest peer | its steps/s | ours / fastest peer |", "|---|---|---|---|---|---|"]
     for c, samples in rows:
@@ -227,7 +234,10 @@ def main() -> int:
         for k, v in samples.items():
             rates = [s["steps_per_s"] for s in v]
             gflops = statistics.median(s["gflops"] for s in v)
-            compile_s = f"{v[0]['compile_s']:.1f}" if v[0].get("compile_s") is not None else "-"
+            compile_s = "-"
+            if v[0].get("compile_s") is not None:  # the first (cold) run, then the median of the others
+                compile_s = f"{v[0]['compile_s']:.1f}" + (f" / {statistics.median(s['compile_s'] for s in v[1:]):.1f}"
+                                                          if len(v) > 1 else "")
             check = f"{v[0]['check_loss']:.3f}" if v[0].get("check_loss") is not None else "-"
             ratio = "1" if k == "ours" else f"{median['ours'] / median[k]:.2f}x"
             lines.append(f"| {c.name} | {c.threads} | {NAMES[k]} | {median[k]:,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) | "
@@ -245,6 +255,7 @@ def main() -> int:
     table = "\n".join(lines) + "\n\n" + "\n".join(summary)
     print(machine)
     print(table)
+    shutil.rmtree(cache, ignore_errors=True)
     if args.markdown:
         args.markdown.write_text(machine + "\n\n" + table + "\n")
     if args.raw:
