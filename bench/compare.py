@@ -20,7 +20,8 @@ median steps/s (min-max), ours / it, the compile times (the first repetition's, 
 comparison gives torch.compile a fresh on-disk cache; then the median of the later ones, which
 torch.compile takes from that cache), GFLOP/s of
 the matrix products as each counts them and that as a fraction of the peak (117 GFLOP/s a
-core, measured: bench/RESULTS.md), and peak resident memory. The word models: ours computes
+core as first measured, `--peak` to give another; bench/peak.c measures it), and peak resident
+memory. The word models: ours computes
 (and counts) each word's own positions, the peers all `block` padded positions.
 
 Use `bench/compare`, which builds the binary and finds the Python environment.
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEAK_GFLOPS = 117.0  # one core, FP32, measured (bench/RESULTS.md "Against the processor's peak")
+PEAK_GFLOPS = 117.0  # one core, FP32, as first measured (bench/RESULTS.md); bench/peak.c measures 245: --peak
 PEERS = ("jax-jit", "jax-scan", "compile")
 NAMES = {"ours": "ours", "before": "before", "autograd": "PyTorch eager", "manual": "PyTorch eager, manual backward",
          "jax-jit": "JAX jit, a step a call", "jax-scan": "JAX jit, lax.scan 100 steps a call",
@@ -188,6 +189,9 @@ def main() -> int:
     parser.add_argument("--no-manual", action="store_true", help="skip the mlp's PyTorch eager manual-backward variant")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes with taskset")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    parser.add_argument("--peak", type=float, default=PEAK_GFLOPS,
+                        help=f"one core's FP32 GFLOP/s for the fraction-of-peak column (default {PEAK_GFLOPS:g}; "
+                             "bench/peak.c measures it)")
     parser.add_argument("--raw", type=Path, help="also write every run's JSON, by configuration and system, to this file")
     args = parser.parse_args()
     PIN = not args.no_pin
@@ -241,7 +245,7 @@ def main() -> int:
             check = f"{v[0]['check_loss']:.3f}" if v[0].get("check_loss") is not None else "-"
             ratio = "1" if k == "ours" else f"{median['ours'] / median[k]:.2f}x"
             lines.append(f"| {c.name} | {c.threads} | {NAMES[k]} | {median[k]:,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) | "
-                         f"{ratio} | {compile_s} | {gflops:.1f} | {100 * gflops / (PEAK_GFLOPS * c.threads):.0f} % | "
+                         f"{ratio} | {compile_s} | {gflops:.1f} | {100 * gflops / (args.peak * c.threads):.0f} % | "
                          f"{check} | {max(s['peak_rss_mb'] for s in v):.0f} |")
         others = {k: m for k, m in median.items() if k not in ("ours", "before")}
         if others:
@@ -251,7 +255,8 @@ def main() -> int:
     machine = (f"{cpu_name()}, {platform.machine()}, Python {platform.python_version()}, "
                + ", ".join(f"{k} {v}" for k, v in versions.items())
                + f"; medians (min-max) of {args.reps} alternating runs, "
-               + ("each pinned with taskset" if pin(1) else "not pinned"))
+               + ("each pinned with taskset" if pin(1) else "not pinned")
+               + f"; of peak: against {args.peak:g} GFLOP/s a core")
     table = "\n".join(lines) + "\n\n" + "\n".join(summary)
     print(machine)
     print(table)
