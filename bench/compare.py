@@ -257,7 +257,7 @@ def main() -> int:
                + f"; medians (min-max) of {args.reps} alternating runs, "
                + ("each pinned with taskset" if pin(1) else "not pinned")
                + f"; of peak: against {args.peak:g} GFLOP/s a core")
-    table = "\n".join(lines) + "\n\n" + "\n".join(summary)
+    table = "\n".join(lines) + ("\n\n" + "\n".join(summary) if len(summary) > 2 else "")
     print(machine)
     print(table)
     shutil.rmtree(cache, ignore_errors=True)
