@@ -116,15 +116,7 @@ def setup(args: argparse.Namespace):
             setattr(args, name, value)
     momentum = tb.DEFAULTS[args.model]["momentum"]
     if args.model in mm.WORD_MODELS:
-        X, Y, vocab, block = tb.word_split(tb.DEFAULT_DATA, args.block)
-        args.block = block
-        if args.model == "bigram":
-            args.embed = args.hidden = len(vocab)
-        hidden = 4 * args.embed if args.model == "transformer" else args.hidden
-        cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=hidden, block=block,
-                        layers=args.layers, heads=args.heads)
-        torch.manual_seed(args.seed)
-        module = mm.WORD_MODULES[args.model](cfg)
+        cfg, module, X, Y = tb.word_model(args, tb.DEFAULT_DATA)
         params = {k: v.detach().clone() for k, v in module.state_dict().items() if k in mm.word_shapes(cfg)}
         return cfg, params, X, Y, tb.word_model_flops(cfg, args.batch), momentum, module
     X, Y, vocab = tb.training_split(tb.DEFAULT_DATA, args.block)

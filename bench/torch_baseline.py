@@ -196,9 +196,11 @@ def print_text(result: dict, warmup: int) -> None:
     print(f"final loss {result['final_loss']:.4f} (last minibatch, after {warmup + result['steps']} steps)")
 
 
-def transformer_main(args: argparse.Namespace) -> dict:
-    """Times makemore's Transformer training steps; returns the result fields."""
-    X, Y, vocab, block = word_split(args.data, args.block)
+def word_model(args: argparse.Namespace, data: Path):
+    """makemore's module of `args.model` (a word model) on `data`'s words, seeded with `args.seed`:
+    (config, module, X, Y); sets `args.block` (the longest word + 1 unless given) and, for the
+    bigram, `args.embed` and `args.hidden` to the vocabulary's size."""
+    X, Y, vocab, block = word_split(data, args.block)
     args.block = block
     if args.model == "bigram":
         args.embed = args.hidden = len(vocab)
@@ -206,7 +208,12 @@ def transformer_main(args: argparse.Namespace) -> dict:
     cfg = mm.Config(model=args.model, vocab=vocab, embed=args.embed, hidden=hidden, block=block,
                     layers=args.layers, heads=args.heads)
     torch.manual_seed(args.seed)
-    model = mm.WORD_MODULES[args.model](cfg)
+    return cfg, mm.WORD_MODULES[args.model](cfg), X, Y
+
+
+def transformer_main(args: argparse.Namespace) -> dict:
+    """Times makemore's Transformer training steps; returns the result fields."""
+    cfg, model, X, Y = word_model(args, args.data)
     optimizer = torch.optim.AdamW(model.parameters(), lr=TRANSFORMER_LEARNING_RATE, weight_decay=0.01,
                                   betas=(0.9, 0.99), eps=1e-8)
     g = torch.Generator().manual_seed(args.seed)
