@@ -7,15 +7,8 @@ import Testing
     static let words = try! WordList(words: Array(WordList.bundledNames().words.prefix(2000)))
 
     /// Small sizes of every model.
-    static let models: [(String, ModelSizes)] = [
-        ("mlp", ModelSizes(embed: 4, hidden: 16, block: 3, layers: 2)),
-        ("wavenet", ModelSizes(embed: 4, hidden: 64, block: 4)),
-        ("transformer", ModelSizes(embed: 8, block: words.longestWord + 1, layers: 2, heads: 2)),
-        ("bigram", ModelSizes(block: words.longestWord + 1)),
-        ("bow", ModelSizes(embed: 8, hidden: 16, block: words.longestWord + 1)),
-        ("rnn", ModelSizes(embed: 8, hidden: 12, block: words.longestWord + 1)),
-        ("gru", ModelSizes(embed: 8, hidden: 12, block: words.longestWord + 1)),
-    ]
+    /// Every model, small: the trainer's tests' list.
+    static let models = TrainingTests.models
 
     static func options(steps: Int, learningRate: Double = 0.1, optimizer: Optimizer = .sgd) -> TrainingOptions {
         var options = TrainingOptions()

@@ -27,6 +27,12 @@ import Testing
     static let models: [(String, ModelSizes)] = [
         ("mlp", ModelSizes(embed: 4, hidden: 16, block: 3, layers: 2)),
         ("wavenet", ModelSizes(embed: 4, hidden: 64, block: 4)),
+        // The word models: block 16, the longest of the bundled names + 1.
+        ("transformer", ModelSizes(embed: 8, block: 16, layers: 2, heads: 2)),
+        ("bigram", ModelSizes(block: 16)),
+        ("bow", ModelSizes(embed: 8, hidden: 16, block: 16)),
+        ("rnn", ModelSizes(embed: 8, hidden: 12, block: 16)),
+        ("gru", ModelSizes(embed: 8, hidden: 12, block: 16)),
     ]
 
     static func trainer(_ model: String, _ sizes: ModelSizes, steps: Int, splits: Splits) throws -> Trainer {
